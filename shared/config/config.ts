@@ -1,0 +1,200 @@
+/**
+ * loadConfig(env): the one place that reads the environment. Every process
+ * calls it once at start and passes the frozen result down.
+ */
+import { readFileSync } from 'node:fs';
+import { ConveyorError } from '../errors.ts';
+import { isValidQueueName } from '../queue/names.ts';
+import { parseRedisUrl, redactUrl, type RedisTarget } from './redis-url.ts';
+
+export type Scope = 'enqueue' | 'read' | 'admin';
+export const ALL_SCOPES: readonly Scope[] = ['enqueue', 'read', 'admin'];
+
+export interface ApiToken {
+  name: string;
+  token: string;
+  scopes: readonly Scope[];
+}
+
+export interface Config {
+  /** Where the queues live. */
+  redis: RedisTarget;
+  /** True when REDIS_URL was set; false when the local default (npm start's Redis) is used. */
+  redisUrlExplicit: boolean;
+  /** PEM of REDIS_TLS_CA, when set. */
+  redisTlsCa: string | undefined;
+  /** How long a producer waits for Redis before REDIS_UNAVAILABLE. */
+  redisCommandTimeoutMs: number;
+  apiPort: number;
+  dashboardPort: number;
+  apiTokens: readonly ApiToken[];
+  dashboardUser: string | undefined;
+  dashboardPassword: string | undefined;
+  queues: readonly string[];
+  concurrency: number;
+  handlersPath: string | undefined;
+  enqueueMinReplicas: number;
+  enqueueWaitTimeoutMs: number;
+  maxPayloadBytes: number;
+  httpAllowedHosts: readonly string[];
+  shutdownGraceMs: number;
+  /** How long a lock lasts before a dead worker's job counts as stalled. */
+  lockDurationMs: number;
+  /** How often workers look for stalled jobs. */
+  stalledIntervalMs: number;
+  interop: readonly ('sidekiq' | 'resque')[];
+  drainRedisUrls: readonly RedisTarget[];
+  logLevel: string;
+}
+
+/** The Redis that `npm start` runs when REDIS_URL is unset. */
+export const LOCAL_REDIS_PORT = 6380;
+export const LOCAL_REDIS_URL = `redis://127.0.0.1:${LOCAL_REDIS_PORT}`;
+
+type Env = Record<string, string | undefined>;
+
+function bad(name: string, value: string, why: string): ConveyorError {
+  return new ConveyorError('CONFIG_INVALID', `${name}=${JSON.stringify(value)} is invalid: ${why}.`, { variable: name });
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) throw bad(name, raw, 'expected a whole number');
+  const n = Number(raw);
+  if (n < min || n > max) throw bad(name, raw, `expected a number from ${min} to ${max}`);
+  return n;
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+export function parseApiTokens(raw: string | undefined): ApiToken[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const tokens: ApiToken[] = [];
+  raw.split(',').forEach((entry, i) => {
+    const e = entry.trim();
+    if (e === '') return;
+    const parts = e.split(':');
+    if (parts.length === 1) {
+      tokens.push({ name: `token${i + 1}`, token: e, scopes: ALL_SCOPES });
+      return;
+    }
+    if (parts.length !== 3 || !parts[0] || !parts[1] || !parts[2]) {
+      throw bad('API_TOKENS', `entry ${i + 1}`, 'each entry is "token" or "name:token:scope[+scope...]"');
+    }
+    const scopes = parts[2].split('+');
+    for (const s of scopes) {
+      if (!(ALL_SCOPES as readonly string[]).includes(s)) {
+        throw bad('API_TOKENS', `entry ${i + 1} (${parts[0]})`, `unknown scope "${s}" (scopes are enqueue, read, admin)`);
+      }
+    }
+    if (parts[1].length < 8) throw bad('API_TOKENS', `entry ${i + 1} (${parts[0]})`, 'a token must be at least 8 characters');
+    tokens.push({ name: parts[0], token: parts[1], scopes: scopes as Scope[] });
+  });
+  const names = new Set<string>();
+  for (const t of tokens) {
+    if (names.has(t.name)) throw bad('API_TOKENS', t.name, 'token names must be unique');
+    names.add(t.name);
+  }
+  return tokens;
+}
+
+function readCa(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw bad('REDIS_TLS_CA', path, `cannot read the file (${(err as Error).message})`);
+  }
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const redisUrl = env.REDIS_URL?.trim();
+  const redis = parseRedisUrl(redisUrl || LOCAL_REDIS_URL);
+
+  const queues = list(env, 'QUEUES');
+  for (const q of queues) {
+    if (!isValidQueueName(q)) throw bad('QUEUES', q, 'queue names are 1-64 characters of A-Z a-z 0-9 . _ -');
+  }
+
+  const interop = list(env, 'INTEROP').map((s) => s.toLowerCase());
+  for (const i of interop) {
+    if (i !== 'sidekiq' && i !== 'resque') throw bad('INTEROP', i, 'expected a comma-separated list of sidekiq, resque');
+  }
+
+  const allowed = env.HTTP_ALLOWED_HOSTS === undefined ? ['*'] : list(env, 'HTTP_ALLOWED_HOSTS');
+  for (const h of allowed) {
+    if (!/^(\*|(\*\.)?[A-Za-z0-9.-]+|\[?[0-9a-fA-F:.]+\]?)$/.test(h)) {
+      throw bad('HTTP_ALLOWED_HOSTS', h, 'expected host names, *.domain patterns or *');
+    }
+  }
+
+  const user = env.DASHBOARD_USER?.trim() || undefined;
+  const password = env.DASHBOARD_PASSWORD || undefined;
+  if ((user === undefined) !== (password === undefined)) {
+    throw bad(user ? 'DASHBOARD_PASSWORD' : 'DASHBOARD_USER', '', 'DASHBOARD_USER and DASHBOARD_PASSWORD are set together or not at all');
+  }
+
+  const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw bad('LOG_LEVEL', logLevel, 'expected one of fatal, error, warn, info, debug, trace, silent');
+  }
+
+  const config: Config = {
+    redis,
+    redisUrlExplicit: Boolean(redisUrl),
+    redisTlsCa: readCa(env.REDIS_TLS_CA?.trim()),
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 100, 600_000),
+    apiPort: int(env, 'API_PORT', 3000, 0, 65535),
+    dashboardPort: int(env, 'DASHBOARD_PORT', 3001, 0, 65535),
+    apiTokens: Object.freeze(parseApiTokens(env.API_TOKENS)),
+    dashboardUser: user,
+    dashboardPassword: password,
+    queues: Object.freeze(queues.length > 0 ? queues : ['default']),
+    concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
+    handlersPath: env.HANDLERS?.trim() || undefined,
+    enqueueMinReplicas: int(env, 'ENQUEUE_MIN_REPLICAS', 0, 0, 100),
+    enqueueWaitTimeoutMs: int(env, 'ENQUEUE_WAIT_TIMEOUT_MS', 2000, 1, 60_000),
+    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 524_288, 1, 512 * 1024 * 1024),
+    httpAllowedHosts: Object.freeze(allowed),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 24 * 3600_000),
+    lockDurationMs: int(env, 'LOCK_DURATION_MS', 10_000, 1000, 3600_000),
+    stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 5_000, 500, 3600_000),
+    interop: Object.freeze(interop as ('sidekiq' | 'resque')[]),
+    drainRedisUrls: Object.freeze(list(env, 'DRAIN_REDIS_URLS').map((u) => parseRedisUrl(u))),
+    logLevel,
+  };
+  return Object.freeze(config);
+}
+
+/** What a process prints at start: every setting, secrets redacted. */
+export function describeConfig(config: Readonly<Config>): Record<string, unknown> {
+  return {
+    redis: config.redis.redacted,
+    redisUrlExplicit: config.redisUrlExplicit,
+    apiPort: config.apiPort,
+    dashboardPort: config.dashboardPort,
+    apiTokens: config.apiTokens.map((t) => `${t.name}:***:${t.scopes.join('+')}`),
+    dashboardUser: config.dashboardUser,
+    dashboardPassword: config.dashboardPassword ? '***' : undefined,
+    queues: config.queues,
+    concurrency: config.concurrency,
+    handlersPath: config.handlersPath,
+    enqueueMinReplicas: config.enqueueMinReplicas,
+    maxPayloadBytes: config.maxPayloadBytes,
+    httpAllowedHosts: config.httpAllowedHosts,
+    shutdownGraceMs: config.shutdownGraceMs,
+    interop: config.interop,
+    drainRedisUrls: config.drainRedisUrls.map((t) => t.redacted),
+    logLevel: config.logLevel,
+  };
+}
+
+export { redactUrl };

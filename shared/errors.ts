@@ -1,0 +1,70 @@
+/**
+ * Conveyor's error vocabulary: one class, stable codes, one table mapping codes
+ * to HTTP statuses. docs/errors.md lists the same codes (test/errors-doc.test.ts
+ * keeps the two in step).
+ */
+
+export const ERROR_CODES = {
+  // configuration
+  CONFIG_INVALID: { status: 500, summary: 'An environment variable has a value Conveyor cannot use.' },
+  REDIS_URL_INVALID: { status: 500, summary: 'REDIS_URL (or another Redis URL) is not one of the supported forms.' },
+  // Redis reachability
+  REDIS_UNAVAILABLE: { status: 503, summary: 'No writable Redis primary answered in time; retry later.' },
+  REDIS_AUTH_FAILED: { status: 503, summary: 'Redis refused the credentials (wrong password or unknown ACL user).' },
+  REDIS_TLS_MISMATCH: { status: 503, summary: 'One side speaks TLS and the other does not (redis:// vs rediss://).' },
+  DURABILITY_NOT_CONFIRMED: { status: 503, summary: 'The job was written to the primary but fewer replicas than required confirmed it; retrying with the same jobId is safe.' },
+  // request input
+  INVALID_JSON: { status: 400, summary: 'The request body is not valid JSON.' },
+  INVALID_REQUEST: { status: 400, summary: 'The request is malformed: a field is missing, unknown, of the wrong type or out of range.' },
+  INVALID_QUEUE_NAME: { status: 400, summary: 'Queue names are 1-64 characters of A-Z a-z 0-9 . _ -' },
+  INVALID_JOB_NAME: { status: 400, summary: 'Job names are 1-128 printable characters.' },
+  INVALID_JOB_ID: { status: 400, summary: 'Job ids are 1-128 printable characters, not an integer and without ":".' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body must be application/json.' },
+  PAYLOAD_TOO_LARGE: { status: 413, summary: 'The job payload or the request body is larger than MAX_PAYLOAD_BYTES allows.' },
+  INVALID_CRON: { status: 422, summary: 'A schedule\'s cron expression or timezone is not valid.' },
+  // auth
+  UNAUTHORIZED: { status: 401, summary: 'No valid bearer token was given.' },
+  FORBIDDEN: { status: 403, summary: 'The token is valid but lacks the scope this request needs.' },
+  // lookups
+  NOT_FOUND: { status: 404, summary: 'No such route.' },
+  QUEUE_NOT_FOUND: { status: 404, summary: 'No queue of that name exists.' },
+  JOB_NOT_FOUND: { status: 404, summary: 'No job with that id exists in the queue (or its dead letters).' },
+  DEAD_LETTER_NOT_FOUND: { status: 404, summary: 'No dead letter with that id exists in the queue.' },
+  SCHEDULE_NOT_FOUND: { status: 404, summary: 'No schedule with that id exists.' },
+  METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not with this method.' },
+  // job execution (recorded as a job's failure, never an HTTP answer)
+  HANDLER_NOT_FOUND: { status: 500, summary: 'The worker has no handler for the job name; the job is retried and then dead-lettered so it can be replayed once a handler is deployed.' },
+  JOB_TIMEOUT: { status: 500, summary: 'The job ran past its timeout; the attempt failed.' },
+  HTTP_HOST_REFUSED: { status: 500, summary: 'The http handler refused the target host (not in HTTP_ALLOWED_HOSTS, or link-local / cloud-metadata).' },
+  HTTP_STATUS: { status: 500, summary: 'The http handler got a non-2xx answer.' },
+  INVALID_HANDLER: { status: 500, summary: 'A module named by HANDLERS does not export handlers in a supported shape.' },
+  // anything else
+  SHUTTING_DOWN: { status: 503, summary: 'The process is shutting down and takes no new work.' },
+  INTERNAL: { status: 500, summary: 'A bug: an unexpected error. The log has the details.' },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ConveyorError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConveyorError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export function isConveyorError(err: unknown, code?: ErrorCode): err is ConveyorError {
+  return err instanceof ConveyorError && (code === undefined || err.code === code);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}

@@ -1,0 +1,175 @@
+/**
+ * Read and repair: queues with counts, one job, jobs by state, pause/resume.
+ * The API, the board and the CLI all call this; none of them touch Redis.
+ */
+import type { Job, JobType } from 'bullmq';
+import { ConveyorError } from '../errors.ts';
+import { keys } from './names.ts';
+import { toPublicOptions, type PublicJobOptions } from './job-input.ts';
+import { DeadLetters, iso, toDeadLetter, type Page } from './dead-letter.ts';
+import type { QueueSet } from './queue-set.ts';
+import { assertQueueName } from './producer.ts';
+
+export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'dead';
+export const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead'];
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  dead: number;
+  paused: number;
+}
+
+export interface QueueSummary {
+  name: string;
+  paused: boolean;
+  counts: QueueCounts;
+}
+
+export interface JobView {
+  id: string;
+  queue: string;
+  name: string;
+  state: JobState;
+  data: unknown;
+  opts: PublicJobOptions;
+  attemptsMade: number;
+  returnValue: unknown;
+  failedReason: string | null;
+  stacktrace?: string[];
+  createdAt: string | null;
+  processedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** BullMQ state names for one Conveyor state. */
+const BULL_TYPES: Record<Exclude<JobState, 'dead'>, JobType[]> = {
+  waiting: ['waiting', 'prioritized', 'waiting-children'],
+  active: ['active'],
+  delayed: ['delayed'],
+  completed: ['completed'],
+  failed: ['failed'],
+};
+
+function toState(bullState: string): JobState {
+  switch (bullState) {
+    case 'active':
+    case 'delayed':
+    case 'completed':
+    case 'failed':
+      return bullState;
+    default:
+      return 'waiting';
+  }
+}
+
+export function toJobView(queue: string, job: Job, state: JobState): JobView {
+  return {
+    id: String(job.id),
+    queue,
+    name: job.name,
+    state,
+    data: job.data,
+    opts: toPublicOptions(job.opts as Record<string, unknown>),
+    attemptsMade: job.attemptsMade,
+    returnValue: job.returnvalue ?? null,
+    failedReason: job.failedReason || null,
+    createdAt: iso(job.timestamp),
+    processedAt: iso(job.processedOn),
+    finishedAt: iso(job.finishedOn),
+  };
+}
+
+export class Inspector {
+  private readonly queues: QueueSet;
+  readonly deadLetters: DeadLetters;
+
+  constructor(queues: QueueSet) {
+    this.queues = queues;
+    this.deadLetters = new DeadLetters(queues);
+  }
+
+  /** Names of every known queue, sorted. */
+  async queueNames(): Promise<string[]> {
+    const names = await this.queues.connection.smembers(keys.queueRegistry);
+    return names.sort();
+  }
+
+  async exists(queue: string): Promise<boolean> {
+    return (await this.queues.connection.sismember(keys.queueRegistry, queue)) === 1;
+  }
+
+  async requireQueue(queue: string): Promise<void> {
+    assertQueueName(queue);
+    if (!(await this.exists(queue))) throw new ConveyorError('QUEUE_NOT_FOUND', `no queue named "${queue}"`, { queue });
+  }
+
+  async summary(queue: string): Promise<QueueSummary> {
+    const q = this.queues.source(queue);
+    const [c, paused, dead] = await Promise.all([
+      q.getJobCounts('waiting', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'),
+      q.isPaused(),
+      this.deadLetters.count(queue),
+    ]);
+    const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+    return {
+      name: queue,
+      paused,
+      counts: {
+        waiting,
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+        dead,
+        // Jobs held back by a pause (BullMQ keeps them in the wait list).
+        paused: paused ? waiting : 0,
+      },
+    };
+  }
+
+  async listQueues(): Promise<QueueSummary[]> {
+    const names = await this.queueNames();
+    return Promise.all(names.map((n) => this.summary(n)));
+  }
+
+  /** One job, wherever it is: its queue, or its dead letters. */
+  async getJob(queue: string, id: string): Promise<JobView | undefined> {
+    assertQueueName(queue);
+    const job = await this.queues.source(queue).getJob(id);
+    if (job) return toJobView(queue, job, toState(await job.getState()));
+    const dead = await this.queues.dead(queue).getJob(id);
+    if (dead) {
+      const d = toDeadLetter(queue, dead);
+      return { ...d, failedReason: d.failedReason || null };
+    }
+    return undefined;
+  }
+
+  async listJobs(queue: string, state: JobState, offset = 0, limit = 50): Promise<Page<JobView>> {
+    assertQueueName(queue);
+    if (state === 'dead') {
+      const page = await this.deadLetters.list(queue, offset, limit);
+      return { ...page, jobs: page.jobs.map((d) => ({ ...d, failedReason: d.failedReason || null })) };
+    }
+    const q = this.queues.source(queue);
+    const types = BULL_TYPES[state];
+    const counts = await q.getJobCounts(...types);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const jobs = offset < total ? (await q.getJobs(types, offset, offset + limit - 1, false)).filter(Boolean) : [];
+    return { jobs: jobs.map((j) => toJobView(queue, j, state)), total, offset, limit };
+  }
+
+  async pause(queue: string): Promise<void> {
+    await this.requireQueue(queue);
+    await this.queues.source(queue).pause();
+  }
+
+  async resume(queue: string): Promise<void> {
+    await this.requireQueue(queue);
+    await this.queues.source(queue).resume();
+  }
+}

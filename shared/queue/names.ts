@@ -1,0 +1,47 @@
+/**
+ * Names and Redis keys: the one builder. Every Conveyor queue is a BullMQ queue
+ * under the prefix "conveyor" whose BullMQ name is the queue name in a Redis
+ * Cluster hash tag ("{emails}"), so all of a queue's keys, its dead letters and
+ * its schedules share one hash slot and different queues spread over shards.
+ */
+export const PREFIX = 'conveyor';
+
+const QUEUE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+// Printable: no control characters (C0, DEL, C1); 1-128 characters.
+const JOB_NAME = /^[^\p{Cc}]{1,128}$/u;
+
+export function isValidQueueName(name: unknown): name is string {
+  return typeof name === 'string' && QUEUE_NAME.test(name);
+}
+
+export function isValidJobName(name: unknown): name is string {
+  return typeof name === 'string' && JOB_NAME.test(name) && name.trim() !== '';
+}
+
+/** Job ids chosen by callers: printable, no ':' (BullMQ reserves it), not an integer (BullMQ's own ids are). */
+export function isValidJobId(id: unknown): id is string {
+  return typeof id === 'string' && JOB_NAME.test(id) && !id.includes(':') && `${parseInt(id, 10)}` !== id;
+}
+
+/** The BullMQ queue name of a Conveyor queue. */
+export function bullName(queue: string): string {
+  return `{${queue}}`;
+}
+
+/** The BullMQ queue name of a Conveyor queue's dead-letter queue (same hash slot). */
+export function deadBullName(queue: string): string {
+  return `{${queue}}.dead`;
+}
+
+/** Conveyor's own keys (not BullMQ's). */
+export const keys = {
+  /** Set of every queue name any producer or worker has used. */
+  queueRegistry: `${PREFIX}:queues`,
+  /** A BullMQ job hash (used for the cheap existence check of idempotent enqueues). */
+  job: (queue: string, id: string) => `${PREFIX}:${bullName(queue)}:${id}`,
+  /** Worker heartbeats (one key per process, with a TTL). */
+  workerBeat: (workerId: string) => `${PREFIX}:workers:${workerId}`,
+  workerBeatPattern: `${PREFIX}:workers:*`,
+  /** Control channel: commands for worker processes (quiet, stop). */
+  controlChannel: `${PREFIX}:control`,
+} as const;

@@ -1,0 +1,141 @@
+/**
+ * Enqueue: one job, or many atomically, with idempotent ids and durable
+ * enqueue (Redis WAIT on the same connection).
+ */
+import { ConveyorError, isConveyorError } from '../errors.ts';
+import { toRedisError, type RedisConnection } from '../redis/connections.ts';
+import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
+import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
+import type { QueueSet } from './queue-set.ts';
+
+export interface ProducerOptions {
+  maxPayloadBytes?: number;
+  /** Durable enqueue: replicas that must hold a job before enqueue resolves (0 = off). */
+  minReplicas?: number;
+  /** How long WAIT may take for those replicas. */
+  waitTimeoutMs?: number;
+  /** Upper bound on any enqueue, so a caller never hangs on a lost Redis. */
+  timeoutMs?: number;
+  /** For error messages: the redacted Redis URL. */
+  redisLabel?: string;
+  maxBulk?: number;
+}
+
+export interface EnqueueResult {
+  id: string;
+  queue: string;
+  name: string;
+  /** True when a job with the same jobId already existed: nothing was added. */
+  duplicate: boolean;
+}
+
+export interface BulkResult {
+  ids: string[];
+}
+
+export function assertQueueName(queue: unknown): asserts queue is string {
+  if (!isValidQueueName(queue)) {
+    throw new ConveyorError('INVALID_QUEUE_NAME', `queue name ${JSON.stringify(queue)} is invalid: use 1-64 characters of A-Z a-z 0-9 . _ -`);
+  }
+}
+
+export class Producer {
+  private readonly queues: QueueSet;
+  private readonly conn: RedisConnection;
+  private readonly opts: Required<ProducerOptions>;
+
+  constructor(queues: QueueSet, opts: ProducerOptions = {}) {
+    this.queues = queues;
+    this.conn = queues.connection;
+    this.opts = {
+      maxPayloadBytes: opts.maxPayloadBytes ?? 524_288,
+      minReplicas: opts.minReplicas ?? 0,
+      waitTimeoutMs: opts.waitTimeoutMs ?? 2000,
+      timeoutMs: opts.timeoutMs ?? 5000,
+      redisLabel: opts.redisLabel ?? 'redis',
+      maxBulk: opts.maxBulk ?? 1000,
+    };
+  }
+
+  /** Enqueues one job. Input is validated first: invalid input writes nothing. */
+  async enqueue(queue: string, input: JobInput | unknown): Promise<EnqueueResult> {
+    assertQueueName(queue);
+    const job = parseJobInput(input, this.opts.maxPayloadBytes);
+    const opts = toBullOptions(job.opts);
+    const minReplicas = job.opts?.minReplicas ?? this.opts.minReplicas;
+    return this.bounded(async () => {
+      await this.queues.register(queue);
+      if (job.opts?.jobId !== undefined) {
+        // BullMQ answers the same way whether it added the job or found one with
+        // that id; ask first so the caller learns it was a duplicate.
+        if ((await this.conn.exists(keys.job(queue, job.opts.jobId))) === 1) {
+          return { id: job.opts.jobId, queue, name: job.name, duplicate: true };
+        }
+      }
+      const added = await this.queues.source(queue).add(job.name, job.data ?? null, opts);
+      await this.confirmReplicas(minReplicas, [String(added.id)]);
+      return { id: String(added.id), queue, name: job.name, duplicate: false };
+    });
+  }
+
+  /**
+   * Enqueues many jobs atomically: every input is validated before anything is
+   * written, then all are added in one MULTI/EXEC (BullMQ's addBulk is a
+   * pipeline; FlowProducer.addBulk is a transaction).
+   */
+  async enqueueBulk(queue: string, inputs: unknown): Promise<BulkResult> {
+    assertQueueName(queue);
+    if (!Array.isArray(inputs)) throw new ConveyorError('INVALID_REQUEST', 'jobs: expected an array of jobs');
+    if (inputs.length === 0) throw new ConveyorError('INVALID_REQUEST', 'jobs: expected at least one job');
+    if (inputs.length > this.opts.maxBulk) {
+      throw new ConveyorError('INVALID_REQUEST', `jobs: ${inputs.length} jobs in one bulk; the limit is ${this.opts.maxBulk}`, { limit: this.opts.maxBulk });
+    }
+    const jobs = inputs.map((raw, i) => parseJobInput(raw, this.opts.maxPayloadBytes, `jobs.${i}`));
+    const total = jobs.reduce((n, j) => n + Buffer.byteLength(JSON.stringify(j.data ?? null)), 0);
+    if (total > this.opts.maxPayloadBytes * 4) {
+      throw new ConveyorError('PAYLOAD_TOO_LARGE', `the bulk's payloads add up to ${total} bytes; the limit is ${this.opts.maxPayloadBytes * 4} (4 × MAX_PAYLOAD_BYTES)`);
+    }
+    const minReplicas = Math.max(this.opts.minReplicas, ...jobs.map((j) => j.opts?.minReplicas ?? 0));
+    return this.bounded(async () => {
+      await this.queues.register(queue);
+      const nodes = await this.queues.flowProducer().addBulk(
+        jobs.map((j) => ({ name: j.name, queueName: bullName(queue), prefix: PREFIX, data: j.data ?? null, opts: toBullOptions(j.opts) })),
+      );
+      const ids = (nodes ?? []).map((n) => String(n.job.id));
+      if (ids.length !== jobs.length) throw new ConveyorError('SHUTTING_DOWN', 'the producer is closing');
+      await this.confirmReplicas(minReplicas, ids);
+      return { ids };
+    });
+  }
+
+  /** Redis WAIT on the connection that wrote the jobs. */
+  private async confirmReplicas(n: number, ids: string[]): Promise<void> {
+    if (n <= 0) return;
+    const acked = (await this.conn.call('WAIT', n, this.opts.waitTimeoutMs)) as number;
+    if (acked < n) {
+      throw new ConveyorError(
+        'DURABILITY_NOT_CONFIRMED',
+        `the job was written to the primary but only ${acked} of ${n} replicas confirmed it within ${this.opts.waitTimeoutMs} ms; it may still run. Retry with the same jobId: that is safe`,
+        { ids, replicas: acked, required: n },
+      );
+    }
+  }
+
+  private async bounded<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} did not answer within ${this.opts.timeoutMs} ms`)),
+        this.opts.timeoutMs + (this.opts.minReplicas > 0 ? this.opts.waitTimeoutMs : 0),
+      );
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (err) {
+      if (isConveyorError(err)) throw err;
+      throw toRedisError(err, this.opts.redisLabel);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

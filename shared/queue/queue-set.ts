@@ -1,0 +1,78 @@
+/**
+ * One BullMQ Queue object per Conveyor queue (and per dead-letter queue) on a
+ * shared connection, built once and reused: constructing a Queue per request
+ * would cost a round trip and an object per enqueue.
+ */
+import { Queue, FlowProducer } from 'bullmq';
+import type { RedisConnection } from '../redis/connections.ts';
+import { PREFIX, bullName, deadBullName, keys } from './names.ts';
+
+export class QueueSet {
+  readonly connection: RedisConnection;
+  private readonly sources = new Map<string, Queue>();
+  private readonly deads = new Map<string, Queue>();
+  private readonly registered = new Map<string, Promise<unknown>>();
+  private flow: FlowProducer | undefined;
+
+  constructor(connection: RedisConnection) {
+    this.connection = connection;
+  }
+
+  /** The BullMQ queue of a Conveyor queue. */
+  source(queue: string): Queue {
+    let q = this.sources.get(queue);
+    if (!q) {
+      q = new Queue(bullName(queue), { connection: this.connection, prefix: PREFIX, skipWaitingForReady: true });
+      q.on('error', () => {}); // connection errors surface on the command that hit them
+      this.sources.set(queue, q);
+    }
+    return q;
+  }
+
+  /** The BullMQ queue holding a Conveyor queue's dead letters. */
+  dead(queue: string): Queue {
+    let q = this.deads.get(queue);
+    if (!q) {
+      q = new Queue(deadBullName(queue), { connection: this.connection, prefix: PREFIX, skipWaitingForReady: true });
+      q.on('error', () => {});
+      this.deads.set(queue, q);
+    }
+    return q;
+  }
+
+  /** FlowProducer: the public BullMQ API that adds many jobs in one MULTI (atomic bulk). */
+  flowProducer(): FlowProducer {
+    if (!this.flow) {
+      this.flow = new FlowProducer({ connection: this.connection, prefix: PREFIX, skipWaitingForReady: true });
+      this.flow.on('error', () => {});
+    }
+    return this.flow;
+  }
+
+  /**
+   * Adds the queue to the registry set once per process (the board and the
+   * API list queues from it; SCANning the keyspace would walk every job key).
+   */
+  register(queue: string): Promise<unknown> {
+    let p = this.registered.get(queue);
+    if (!p) {
+      p = this.connection.sadd(keys.queueRegistry, queue).catch((err: unknown) => {
+        this.registered.delete(queue);
+        throw err;
+      });
+      this.registered.set(queue, p);
+    }
+    return p;
+  }
+
+  async close(): Promise<void> {
+    const all: Promise<unknown>[] = [];
+    for (const q of this.sources.values()) all.push(q.close());
+    for (const q of this.deads.values()) all.push(q.close());
+    if (this.flow) all.push(this.flow.close());
+    await Promise.allSettled(all);
+    this.sources.clear();
+    this.deads.clear();
+    this.flow = undefined;
+  }
+}

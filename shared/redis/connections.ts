@@ -1,0 +1,189 @@
+/**
+ * Redis connections by role. The one home of ioredis construction.
+ *
+ * - producer: fails fast. A command that cannot reach a writable primary is
+ *   rejected (REDIS_UNAVAILABLE) within redisCommandTimeoutMs, so the API can
+ *   answer 503 instead of hanging.
+ * - worker: waits out an outage (maxRetriesPerRequest: null, as BullMQ requires
+ *   for workers) and reconnects by itself.
+ *
+ * Both reconnect on READONLY / LOADING replies: after a managed-endpoint
+ * failover the old primary turns replica and answers READONLY until the
+ * endpoint's DNS moves (DESIGN.md "Known traps").
+ *
+ * Whoever creates a connection closes it (closeRedis).
+ */
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import { ConveyorError } from '../errors.ts';
+import type { RedisTarget } from '../config/redis-url.ts';
+import type { Logger } from '../log.ts';
+
+export type RedisRole = 'producer' | 'worker' | 'inspector' | 'subscriber';
+export type RedisConnection = Redis | Cluster;
+
+export interface ConnectionOptions {
+  role: RedisRole;
+  tlsCa?: string | undefined;
+  /** Producer/inspector: how long a command may wait for Redis. */
+  commandTimeoutMs?: number;
+  logger?: Logger;
+  /** Shown in CLIENT LIST (when the server allows it). */
+  name?: string;
+}
+
+const RECONNECT_ON = /^(READONLY|LOADING|MASTERDOWN)\b/;
+
+function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions {
+  const waits = opts.role === 'worker' || opts.role === 'subscriber';
+  const tls = target.tls ? { ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) } : undefined;
+  return {
+    username: target.username,
+    password: target.password,
+    db: target.kind === 'cluster' ? 0 : target.db,
+    tls,
+    connectionName: opts.name,
+    connectTimeout: 10_000,
+    // BullMQ workers need null (they block and must outlive an outage); producers
+    // get a bounded number of resends so a request cannot hang.
+    maxRetriesPerRequest: waits ? null : 2,
+    enableReadyCheck: true,
+    enableOfflineQueue: true,
+    // Reconnect quickly at first, then every 2 s at most: a failover takes 1-10 s.
+    retryStrategy: (times: number) => Math.min(100 * times, 2000),
+    // 2 = reconnect and resend the command that got the error.
+    reconnectOnError: (err: Error) => (RECONNECT_ON.test(err.message) ? 2 : false),
+    // A primary that stops answering but keeps its socket open must be noticed.
+    keepAlive: 10_000,
+    ...(waits ? {} : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
+    lazyConnect: false,
+  };
+}
+
+export function createRedis(target: RedisTarget, opts: ConnectionOptions): RedisConnection {
+  const base = baseOptions(target, opts);
+  let conn: RedisConnection;
+  switch (target.kind) {
+    case 'standalone':
+      conn = new Redis({ ...base, host: target.host, port: target.port });
+      break;
+    case 'sentinel':
+      conn = new Redis({
+        ...base,
+        sentinels: target.sentinels.map((s) => ({ host: s.host, port: s.port })),
+        name: target.masterName,
+        sentinelUsername: target.username,
+        sentinelPassword: target.password,
+        enableTLSForSentinelMode: target.tls,
+        sentinelTLS: base.tls,
+        failoverDetector: true,
+      });
+      break;
+    case 'cluster':
+      conn = new Cluster(
+        target.nodes.map((n) => ({ host: n.host, port: n.port })),
+        {
+          redisOptions: base,
+          maxRedirections: 16,
+          retryDelayOnFailover: 200,
+          enableOfflineQueue: true,
+          clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+        },
+      );
+      break;
+  }
+  // An 'error' event with no listener crashes the process; log it, throttled,
+  // and let ioredis reconnect.
+  let lastLogged = 0;
+  conn.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - lastLogged > 5000) {
+      lastLogged = now;
+      opts.logger?.warn({ err: err.message, redis: target.redacted, role: opts.role }, 'redis connection error');
+    }
+  });
+  return conn;
+}
+
+/** Closes a connection we created; never throws, never hangs. */
+export async function closeRedis(conn: RedisConnection | undefined): Promise<void> {
+  if (!conn) return;
+  if (conn.status === 'end') return;
+  try {
+    await Promise.race([conn.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
+  } catch {
+    // already closed
+  }
+  conn.disconnect();
+}
+
+/** Maps a low-level Redis error to a Conveyor error with a stable code. */
+export function toRedisError(err: unknown, redacted: string): ConveyorError {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/WRONGPASS|NOAUTH|invalid username-password|NOPERM/i.test(msg)) {
+    return new ConveyorError('REDIS_AUTH_FAILED', `Redis at ${redacted} refused the credentials: ${msg}. Check the user and password in REDIS_URL.`, undefined, { cause: err });
+  }
+  return new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${redacted} is unavailable: ${msg}`, undefined, { cause: err });
+}
+
+/**
+ * Waits until the connection is ready or fails within timeoutMs, with an error
+ * naming the cause (wrong password, nothing listening, TLS mismatch).
+ */
+export async function waitUntilReady(conn: RedisConnection, redacted: string, timeoutMs = 10_000): Promise<void> {
+  if (conn.status === 'ready') return;
+  let lastError: Error | undefined;
+  const onError = (e: Error) => {
+    lastError = e;
+  };
+  conn.on('error', onError);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(describeConnectFailure(lastError, redacted, timeoutMs));
+      }, timeoutMs);
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const onAuthError = (e: Error) => {
+        if (/WRONGPASS|NOAUTH|invalid username-password/i.test(e.message)) {
+          cleanup();
+          reject(describeConnectFailure(e, redacted, timeoutMs));
+        }
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        conn.off('ready', onReady);
+        conn.off('error', onAuthError);
+      };
+      conn.once('ready', onReady);
+      conn.on('error', onAuthError);
+    });
+  } finally {
+    conn.off('error', onError);
+  }
+}
+
+function describeConnectFailure(err: Error | undefined, redacted: string, timeoutMs: number): ConveyorError {
+  const msg = err?.message ?? '';
+  if (/WRONGPASS|NOAUTH|invalid username-password/i.test(msg)) {
+    return new ConveyorError('REDIS_AUTH_FAILED', `Redis at ${redacted} refused the credentials (${msg}); check the user and password in REDIS_URL.`);
+  }
+  if (/ECONNREFUSED/.test(msg)) {
+    return new ConveyorError('REDIS_UNAVAILABLE', `Nothing is listening at ${redacted} (${msg}); start Redis or fix the host and port in REDIS_URL.`);
+  }
+  if (/ENOTFOUND|EAI_AGAIN/.test(msg)) {
+    return new ConveyorError('REDIS_UNAVAILABLE', `The host of ${redacted} does not resolve (${msg}); fix the host in REDIS_URL.`);
+  }
+  if (/wrong version number|packet length too long|ssl|tls|certificate|EPROTO/i.test(msg)) {
+    return new ConveyorError('REDIS_TLS_MISMATCH', `TLS failed talking to ${redacted} (${msg}); use rediss:// only for a TLS port, and set REDIS_TLS_CA to the server's CA.`);
+  }
+  if (/ECONNRESET|Connection is closed|socket hang up/i.test(msg)) {
+    return new ConveyorError('REDIS_TLS_MISMATCH', `The server at ${redacted} closed the connection during the handshake (${msg}); it may expect TLS: try rediss://.`);
+  }
+  return new ConveyorError(
+    'REDIS_UNAVAILABLE',
+    `Redis at ${redacted} did not become ready within ${timeoutMs / 1000} s${msg ? ` (${msg})` : ''}; if the server requires TLS use rediss://, otherwise check REDIS_URL.`,
+  );
+}

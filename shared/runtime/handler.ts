@@ -1,0 +1,71 @@
+/**
+ * The job handler contract, and the dispatch that runs one job: find the
+ * handler by job name, give it an AbortSignal, enforce the job's timeout.
+ */
+import type { Job } from 'bullmq';
+import { ConveyorError, isConveyorError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+export interface HandlerContext {
+  id: string;
+  queue: string;
+  name: string;
+  /** 1 for the first run, 2 for the first retry, ... */
+  attempt: number;
+  maxAttempts: number;
+  /** Aborted when the job's timeout passes or the worker is forced to stop. */
+  signal: AbortSignal;
+  log: Logger;
+  /** The BullMQ job, for progress and logs (job.updateProgress, job.log). */
+  job: Job;
+}
+
+export type Handler = (data: any, ctx: HandlerContext) => unknown;
+export type HandlerMap = Readonly<Record<string, Handler>>;
+
+/** Runs one job with its handler; the error message of a Conveyor error starts with its code. */
+export async function runJob(queue: string, job: Job, handlers: HandlerMap, log: Logger, stopSignal?: AbortSignal): Promise<unknown> {
+  const handler = Object.prototype.hasOwnProperty.call(handlers, job.name) ? handlers[job.name] : undefined;
+  if (!handler) {
+    throw codeFirst(new ConveyorError('HANDLER_NOT_FOUND', `no handler for job name "${job.name}" on this worker; deploy one and replay the dead letter`));
+  }
+  const ac = new AbortController();
+  const onStop = () => ac.abort(stopSignal?.reason);
+  stopSignal?.addEventListener('abort', onStop, { once: true });
+  const t = (job.opts as { timeout?: unknown }).timeout;
+  const timeout = typeof t === 'number' && t > 0 ? t : 0;
+  let timer: NodeJS.Timeout | undefined;
+  const ctx: HandlerContext = {
+    id: String(job.id),
+    queue,
+    name: job.name,
+    attempt: job.attemptsMade + 1,
+    maxAttempts: job.opts.attempts ?? 1,
+    signal: ac.signal,
+    log,
+    job,
+  };
+  try {
+    const work = Promise.resolve().then(() => handler(job.data, ctx));
+    if (!timeout) return await work;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new ConveyorError('JOB_TIMEOUT', `job ran past its timeout of ${timeout} ms`);
+        ac.abort(err);
+        reject(err);
+      }, timeout);
+    });
+    work.catch(() => {}); // it may reject after the timeout won
+    return await Promise.race([work, expired]);
+  } catch (err) {
+    throw isConveyorError(err) ? codeFirst(err) : err;
+  } finally {
+    clearTimeout(timer);
+    stopSignal?.removeEventListener('abort', onStop);
+  }
+}
+
+function codeFirst(err: ConveyorError): ConveyorError {
+  if (!err.message.startsWith(`${err.code}:`)) err.message = `${err.code}: ${err.message}`;
+  return err;
+}

@@ -1,0 +1,172 @@
+/**
+ * WorkerHost: one BullMQ Worker per consumed queue in this process, with
+ * Conveyor's additions: dispatch by job name, timeouts, dead letters, quick
+ * stalled-job recovery and a graceful stop with a deadline.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../log.ts';
+import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '../redis/connections.ts';
+import { bullName, PREFIX } from '../queue/names.ts';
+import { QueueSet } from '../queue/queue-set.ts';
+import { DeadLetters } from '../queue/dead-letter.ts';
+import { runJob, type HandlerMap } from './handler.ts';
+import type { Service } from './service.ts';
+
+export interface WorkerHostOptions {
+  config: Readonly<Config>;
+  handlers: HandlerMap;
+  logger: Logger;
+  /** Override config.queues (tests). */
+  queues?: readonly string[];
+}
+
+export interface WorkerStats {
+  processed: number;
+  failed: number;
+  active: number;
+}
+
+/** How often each process repairs dead letters a crash left in a failed set. */
+const SWEEP_INTERVAL_MS = 30_000;
+
+export class WorkerHost implements Service {
+  readonly id: string;
+  readonly stats: WorkerStats = { processed: 0, failed: 0, active: 0 };
+  private readonly opts: WorkerHostOptions;
+  private readonly log: Logger;
+  private readonly workers = new Map<string, Worker>();
+  private conn: RedisConnection | undefined;
+  private queueSet: QueueSet | undefined;
+  private deadLetters: DeadLetters | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly forceStop = new AbortController();
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+
+  constructor(opts: WorkerHostOptions) {
+    this.opts = opts;
+    this.id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.log = opts.logger.child({ worker: this.id });
+  }
+
+  get queues(): readonly string[] {
+    return this.opts.queues ?? this.opts.config.queues;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`WorkerHost.start() called in state ${this.state}`);
+    this.state = 'starting';
+    const { config } = this.opts;
+    this.conn = createRedis(config.redis, { role: 'worker', tlsCa: config.redisTlsCa, logger: this.log, name: `conveyor-worker` });
+    await waitUntilReady(this.conn, config.redis.redacted);
+    this.queueSet = new QueueSet(this.conn);
+    this.deadLetters = new DeadLetters(this.queueSet);
+    for (const queue of this.queues) {
+      await this.queueSet.register(queue);
+      this.workers.set(queue, this.createWorker(queue));
+    }
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+    void this.sweep();
+    this.state = 'running';
+    this.log.info({ queues: this.queues, concurrency: config.concurrency }, 'worker started');
+  }
+
+  private createWorker(queue: string): Worker {
+    const { config, handlers } = this.opts;
+    const log = this.log.child({ queue });
+    const worker = new Worker(bullName(queue), (job: Job) => runJob(queue, job, handlers, log, this.forceStop.signal), {
+      connection: this.conn!,
+      prefix: PREFIX,
+      name: this.id,
+      concurrency: config.concurrency,
+      // A killed worker's jobs come back after lockDuration + at most one
+      // stalledInterval (15 s with the defaults), not BullMQ's 30 + 30 s.
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.stalledIntervalMs,
+      // A job is stalled again by each failover or crash it lives through; be lenient.
+      maxStalledCount: 3,
+      autorun: true,
+    });
+    worker.on('active', () => {
+      this.stats.active++;
+    });
+    worker.on('completed', () => {
+      this.stats.active--;
+      this.stats.processed++;
+    });
+    worker.on('failed', (job, err) => {
+      if (!job) return; // a stalled job failed by the checker: the sweep buries it
+      this.stats.active = Math.max(0, this.stats.active - 1);
+      this.stats.failed++;
+      const final = Boolean(job.finishedOn);
+      log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
+      if (final) {
+        this.deadLetters!.bury(queue, String(job.id)).catch((e: unknown) => {
+          log.warn({ jobId: job.id, err: String(e) }, 'could not move job to dead letters yet; the sweep will retry');
+        });
+      }
+    });
+    worker.on('error', (err) => {
+      log.warn({ err: err.message }, 'worker error');
+    });
+    return worker;
+  }
+
+  private async sweep(): Promise<void> {
+    for (const queue of this.workers.keys()) {
+      try {
+        const n = await this.deadLetters!.sweep(queue);
+        if (n > 0) this.log.info({ queue, moved: n }, 'moved failed jobs to dead letters');
+      } catch (err) {
+        this.log.debug({ queue, err: String(err) }, 'dead-letter sweep failed; next time');
+      }
+    }
+  }
+
+  /**
+   * Quiet: take no new jobs; running ones go on.
+   */
+  async quiet(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.pause(true)));
+  }
+
+  /**
+   * Graceful stop: take no new jobs, let running ones finish within
+   * SHUTDOWN_GRACE_MS, then force-close (their locks lapse and another worker
+   * runs them again). Idempotent; safe before start().
+   */
+  stop(): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    clearInterval(this.sweepTimer);
+    const grace = this.opts.config.shutdownGraceMs;
+    this.log.info({ graceMs: grace, active: this.stats.active }, 'stopping worker');
+    const graceful = Promise.all([...this.workers.values()].map((w) => w.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), grace)));
+    const outcome = await Promise.race([graceful.then(() => 'done' as const), expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired') {
+      this.log.warn({ active: this.stats.active }, 'grace period over; leaving unfinished jobs to run again elsewhere');
+      this.forceStop.abort(new Error('worker stopping'));
+      await Promise.race([Promise.all([...this.workers.values()].map((w) => w.close(true))), new Promise((r) => setTimeout(r, 2000))]);
+    }
+    this.workers.clear();
+    await this.queueSet?.close();
+    await closeRedis(this.conn);
+    this.state = 'stopped';
+    this.log.info('worker stopped');
+  }
+}
