@@ -32,6 +32,8 @@ export interface ConnectionOptions {
 }
 
 const RECONNECT_ON = /^(READONLY|LOADING|MASTERDOWN)\b/;
+/** No reply byte for this long on a busy socket means the server is gone or frozen. */
+export const SOCKET_TIMEOUT_MS = 15_000;
 
 function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions {
   const waits = opts.role === 'worker' || opts.role === 'subscriber';
@@ -52,8 +54,14 @@ function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions
     retryStrategy: (times: number) => Math.min(100 * times, 2000),
     // 2 = reconnect and resend the command that got the error.
     reconnectOnError: (err: Error) => (RECONNECT_ON.test(err.message) ? 2 : false),
-    // A primary that stops answering but keeps its socket open must be noticed.
+    // A primary that stops answering but keeps its socket open must be noticed:
+    // drop the socket when a command gets no byte back within socketTimeout
+    // (longer than BullMQ's longest block, its 5 s drainDelay), then reconnect,
+    // which for Sentinel also asks the sentinels where the primary is now.
     keepAlive: 10_000,
+    socketTimeout: SOCKET_TIMEOUT_MS,
+    // Safety net for a blocking command that would otherwise wait forever.
+    blockingTimeout: 10_000,
     ...(waits ? {} : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
     lazyConnect: false,
   };
