@@ -8,7 +8,9 @@ import { isValidQueueName } from '../queue/names.ts';
 import { parseRedisUrl, redactUrl, type RedisTarget } from './redis-url.ts';
 
 export type Scope = 'enqueue' | 'read' | 'admin';
-export const ALL_SCOPES: readonly Scope[] = ['enqueue', 'read', 'admin'];
+export const ALL_SCOPES: readonly Scope[] = Object.freeze(['enqueue', 'read', 'admin'] as Scope[]);
+/** Shortest token accepted: a short bearer token is guessable. */
+export const MIN_TOKEN_LENGTH = 8;
 
 export interface ApiToken {
   name: string;
@@ -30,6 +32,11 @@ export interface Config {
   apiTokens: readonly ApiToken[];
   dashboardUser: string | undefined;
   dashboardPassword: string | undefined;
+  /** Key for the dashboard's session cookies; unset = a random key per process (sessions end on restart). */
+  dashboardSessionSecret: string | undefined;
+  /** npm start's own Redis (when REDIS_URL is unset): its port and the folder holding its data. */
+  localRedisPort: number;
+  conveyorHome: string;
   queues: readonly string[];
   concurrency: number;
   handlersPath: string | undefined;
@@ -75,6 +82,25 @@ function list(env: Env, name: string): string[] {
     .filter((s) => s !== '');
 }
 
+/** A bad API_TOKENS entry, named by position and name, never by its token. */
+function badToken(i: number, name: string | undefined, why: string): ConveyorError {
+  const which = `entry ${i + 1}${name ? ` ("${name}")` : ''}`;
+  return new ConveyorError('CONFIG_INVALID', `API_TOKENS ${which} is invalid: ${why}.`, { variable: 'API_TOKENS', entry: i + 1 });
+}
+
+/**
+ * A comma-separated list of Redis URLs. Sentinel and Cluster URLs hold commas
+ * of their own (host1,host2), so a comma only starts a new URL when a
+ * scheme:// follows it.
+ */
+function urlList(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  return raw
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 export function parseApiTokens(raw: string | undefined): ApiToken[] {
   if (raw === undefined || raw.trim() === '') return [];
   const tokens: ApiToken[] = [];
@@ -83,26 +109,30 @@ export function parseApiTokens(raw: string | undefined): ApiToken[] {
     if (e === '') return;
     const parts = e.split(':');
     if (parts.length === 1) {
+      if (e.length < MIN_TOKEN_LENGTH) throw badToken(i, undefined, `a token must be at least ${MIN_TOKEN_LENGTH} characters`);
       tokens.push({ name: `token${i + 1}`, token: e, scopes: ALL_SCOPES });
       return;
     }
     if (parts.length !== 3 || !parts[0] || !parts[1] || !parts[2]) {
-      throw bad('API_TOKENS', `entry ${i + 1}`, 'each entry is "token" or "name:token:scope[+scope...]"');
+      throw badToken(i, undefined, 'each entry is "token" or "name:token:scope[+scope...]"');
     }
-    const scopes = parts[2].split('+');
+    const [name, token, scopeList] = parts as [string, string, string];
+    const scopes = scopeList.split('+');
     for (const s of scopes) {
-      if (!(ALL_SCOPES as readonly string[]).includes(s)) {
-        throw bad('API_TOKENS', `entry ${i + 1} (${parts[0]})`, `unknown scope "${s}" (scopes are enqueue, read, admin)`);
-      }
+      if (!(ALL_SCOPES as readonly string[]).includes(s)) throw badToken(i, name, `unknown scope "${s}" (scopes are enqueue, read, admin)`);
     }
-    if (parts[1].length < 8) throw bad('API_TOKENS', `entry ${i + 1} (${parts[0]})`, 'a token must be at least 8 characters');
-    tokens.push({ name: parts[0], token: parts[1], scopes: scopes as Scope[] });
+    if (token.length < MIN_TOKEN_LENGTH) throw badToken(i, name, `a token must be at least ${MIN_TOKEN_LENGTH} characters`);
+    tokens.push({ name, token, scopes: [...new Set(scopes)] as Scope[] });
   });
   const names = new Set<string>();
-  for (const t of tokens) {
-    if (names.has(t.name)) throw bad('API_TOKENS', t.name, 'token names must be unique');
+  const values = new Set<string>();
+  tokens.forEach((t, i) => {
+    if (names.has(t.name)) throw badToken(i, t.name, 'token names must be unique');
+    // One token with two scope sets would make its rights depend on list order.
+    if (values.has(t.token)) throw badToken(i, t.name, 'the same token appears twice');
     names.add(t.name);
-  }
+    values.add(t.token);
+  });
   return tokens;
 }
 
@@ -117,19 +147,24 @@ function readCa(path: string | undefined): string | undefined {
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const redisUrl = env.REDIS_URL?.trim();
-  const redis = parseRedisUrl(redisUrl || LOCAL_REDIS_URL);
+  // CONVEYOR_LOCAL_REDIS_PORT exists so tests of `npm start` never take 6380 (or 6379).
+  const localRedisPort = int(env, 'CONVEYOR_LOCAL_REDIS_PORT', LOCAL_REDIS_PORT, 1, 65535);
+  const redis = parseRedisUrl(redisUrl || `redis://127.0.0.1:${localRedisPort}`);
 
-  const queues = list(env, 'QUEUES');
+  // Deduplicated: one BullMQ worker per queue per process.
+  const queues = [...new Set(list(env, 'QUEUES'))];
   for (const q of queues) {
     if (!isValidQueueName(q)) throw bad('QUEUES', q, 'queue names are 1-64 characters of A-Z a-z 0-9 . _ -');
   }
 
-  const interop = list(env, 'INTEROP').map((s) => s.toLowerCase());
+  const interop = [...new Set(list(env, 'INTEROP').map((s) => s.toLowerCase()))];
   for (const i of interop) {
     if (i !== 'sidekiq' && i !== 'resque') throw bad('INTEROP', i, 'expected a comma-separated list of sidekiq, resque');
   }
 
-  const allowed = env.HTTP_ALLOWED_HOSTS === undefined ? ['*'] : list(env, 'HTTP_ALLOWED_HOSTS');
+  // Unset or empty means every host (link-local and metadata addresses stay refused).
+  const listedHosts = list(env, 'HTTP_ALLOWED_HOSTS');
+  const allowed = listedHosts.length > 0 ? listedHosts : ['*'];
   for (const h of allowed) {
     if (!/^(\*|(\*\.)?[A-Za-z0-9.-]+|\[?[0-9a-fA-F:.]+\]?)$/.test(h)) {
       throw bad('HTTP_ALLOWED_HOSTS', h, 'expected host names, *.domain patterns or *');
@@ -139,7 +174,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const user = env.DASHBOARD_USER?.trim() || undefined;
   const password = env.DASHBOARD_PASSWORD || undefined;
   if ((user === undefined) !== (password === undefined)) {
-    throw bad(user ? 'DASHBOARD_PASSWORD' : 'DASHBOARD_USER', '', 'DASHBOARD_USER and DASHBOARD_PASSWORD are set together or not at all');
+    const [set, missing] = user ? ['DASHBOARD_USER', 'DASHBOARD_PASSWORD'] : ['DASHBOARD_PASSWORD', 'DASHBOARD_USER'];
+    throw new ConveyorError('CONFIG_INVALID', `${set} is set but ${missing} is not: set both (dashboard login) or neither (the dashboard then listens on 127.0.0.1 only).`, { variable: missing });
+  }
+
+  const sessionSecret = env.DASHBOARD_SESSION_SECRET || undefined;
+  if (sessionSecret !== undefined && sessionSecret.length < 16) {
+    throw bad('DASHBOARD_SESSION_SECRET', '***', 'use at least 16 random characters');
   }
 
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
@@ -154,24 +195,36 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 5000, 100, 600_000),
     apiPort: int(env, 'API_PORT', 3000, 0, 65535),
     dashboardPort: int(env, 'DASHBOARD_PORT', 3001, 0, 65535),
-    apiTokens: Object.freeze(parseApiTokens(env.API_TOKENS)),
+    apiTokens: parseApiTokens(env.API_TOKENS),
     dashboardUser: user,
     dashboardPassword: password,
-    queues: Object.freeze(queues.length > 0 ? queues : ['default']),
+    dashboardSessionSecret: sessionSecret,
+    localRedisPort,
+    conveyorHome: env.CONVEYOR_HOME?.trim() || '.conveyor',
+    queues: queues.length > 0 ? queues : ['default'],
     concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
     handlersPath: env.HANDLERS?.trim() || undefined,
     enqueueMinReplicas: int(env, 'ENQUEUE_MIN_REPLICAS', 0, 0, 100),
     enqueueWaitTimeoutMs: int(env, 'ENQUEUE_WAIT_TIMEOUT_MS', 2000, 1, 60_000),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 524_288, 1, 512 * 1024 * 1024),
-    httpAllowedHosts: Object.freeze(allowed),
+    httpAllowedHosts: allowed,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 30_000, 0, 24 * 3600_000),
     lockDurationMs: int(env, 'LOCK_DURATION_MS', 10_000, 1000, 3600_000),
     stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 5_000, 500, 3600_000),
-    interop: Object.freeze(interop as ('sidekiq' | 'resque')[]),
-    drainRedisUrls: Object.freeze(list(env, 'DRAIN_REDIS_URLS').map((u) => parseRedisUrl(u))),
+    interop: interop as ('sidekiq' | 'resque')[],
+    drainRedisUrls: urlList(env.DRAIN_REDIS_URLS).map((u) => parseRedisUrl(u, 'DRAIN_REDIS_URLS')),
     logLevel,
   };
-  return Object.freeze(config);
+  return deepFreeze(config);
+}
+
+/** Frozen all the way down: no part of the config can change after start. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** What a process prints at start: every setting, secrets redacted. */
@@ -184,6 +237,7 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     apiTokens: config.apiTokens.map((t) => `${t.name}:***:${t.scopes.join('+')}`),
     dashboardUser: config.dashboardUser,
     dashboardPassword: config.dashboardPassword ? '***' : undefined,
+    dashboardSessionSecret: config.dashboardSessionSecret ? '***' : undefined,
     queues: config.queues,
     concurrency: config.concurrency,
     handlersPath: config.handlersPath,
