@@ -40,6 +40,8 @@ export interface Config {
   queues: readonly string[];
   concurrency: number;
   handlersPath: string | undefined;
+  /** SCHEDULES: a JSON file of cron schedules applied at server and worker start (unset = none). */
+  schedulesFile: string | undefined;
   enqueueMinReplicas: number;
   enqueueWaitTimeoutMs: number;
   maxPayloadBytes: number;
@@ -204,6 +206,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     queues: queues.length > 0 ? queues : ['default'],
     concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
     handlersPath: env.HANDLERS?.trim() || undefined,
+    schedulesFile: env.SCHEDULES?.trim() || undefined,
     enqueueMinReplicas: int(env, 'ENQUEUE_MIN_REPLICAS', 0, 0, 100),
     enqueueWaitTimeoutMs: int(env, 'ENQUEUE_WAIT_TIMEOUT_MS', 2000, 1, 60_000),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 524_288, 1, 512 * 1024 * 1024),
@@ -241,6 +244,7 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     queues: config.queues,
     concurrency: config.concurrency,
     handlersPath: config.handlersPath,
+    schedulesFile: config.schedulesFile,
     enqueueMinReplicas: config.enqueueMinReplicas,
     maxPayloadBytes: config.maxPayloadBytes,
     httpAllowedHosts: config.httpAllowedHosts,

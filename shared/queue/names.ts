@@ -44,4 +44,8 @@ export const keys = {
   workerBeatPattern: `${PREFIX}:workers:*`,
   /** Control channel: commands for worker processes (quiet, stop). */
   controlChannel: `${PREFIX}:control`,
+  /** Hash of every cron schedule: schedule id → its definition and state (JSON); it finds a schedule's queue. */
+  schedules: `${PREFIX}:schedules`,
+  /** Short lock (SET NX PX) serialising changes to one schedule across processes. */
+  scheduleLock: (id: string) => `${PREFIX}:schedules:lock:${id}`,
 } as const;
