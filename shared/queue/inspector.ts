@@ -173,3 +173,18 @@ export class Inspector {
     await this.queues.source(queue).resume();
   }
 }
+
+/**
+ * BullMQ's own key names under a queue ("conveyor:{q}:meta", ":wait", ...).
+ * A job's hash is "conveyor:{q}:<id>", so looking one of these up as a job id
+ * would read (or, on removal, delete) the queue's own structures: callers
+ * that take ids from outside treat them as "no such job".
+ */
+const RESERVED_JOB_IDS: ReadonlySet<string> = new Set([
+  'active', 'wait', 'waiting-children', 'paused', 'id', 'delayed', 'prioritized', 'stalled-check', 'completed',
+  'failed', 'stalled', 'repeat', 'limiter', 'meta', 'events', 'pc', 'marker', 'de', 'metrics',
+]);
+
+export function isReservedJobId(id: string): boolean {
+  return RESERVED_JOB_IDS.has(id) || /:(lock|logs|dependencies|processed|failed|unsuccessful)$/.test(id) || /^(repeat|de|metrics):[^:]*$/.test(id);
+}

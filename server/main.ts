@@ -1,0 +1,65 @@
+/** API server process: wires config, Redis, the producer and inspector to createApp, and listens on API_PORT. */
+import { loadConfig, describeConfig } from '#shared/config/config.ts';
+import { createLogger } from '#shared/log.ts';
+import { isConveyorError } from '#shared/errors.ts';
+import { closeRedis, createRedis, waitUntilReady } from '#shared/redis/connections.ts';
+import { primaryStatus } from '#shared/redis/topology.ts';
+import { QueueSet } from '#shared/queue/queue-set.ts';
+import { Producer } from '#shared/queue/producer.ts';
+import { Inspector } from '#shared/queue/inspector.ts';
+import { Metrics } from '#shared/metrics.ts';
+import { HttpService } from '#shared/runtime/http-service.ts';
+import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
+import { createApp } from './app.ts';
+
+let log = createLogger('server');
+try {
+  const config = loadConfig(process.env);
+  log = createLogger('server', config.logLevel);
+  log.info({ config: describeConfig(config) }, 'config');
+
+  const conn = createRedis(config.redis, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: log, name: 'conveyor-server' });
+  const queues = new QueueSet(conn);
+  const producer = new Producer(queues, {
+    maxPayloadBytes: config.maxPayloadBytes,
+    minReplicas: config.enqueueMinReplicas,
+    waitTimeoutMs: config.enqueueWaitTimeoutMs,
+    timeoutMs: config.redisCommandTimeoutMs,
+    redisLabel: config.redis.redacted,
+  });
+  const inspector = new Inspector(queues);
+  const metrics = new Metrics({ inspector, processMetrics: true });
+  const app = createApp({
+    config,
+    producer,
+    inspector,
+    logger: log,
+    readiness: () => primaryStatus(conn, Math.min(config.redisCommandTimeoutMs, 2000)),
+    metrics,
+  });
+
+  // Without tokens anyone who can reach the port can enqueue: only this machine may.
+  const open = config.apiTokens.length === 0;
+  const host = open ? '127.0.0.1' : '0.0.0.0';
+  if (open) log.warn('API_TOKENS is not set: the API accepts requests without a token and listens on 127.0.0.1 only; set API_TOKENS to listen on every interface');
+
+  const redis = {
+    start: () => waitUntilReady(conn, config.redis.redacted),
+    async stop() {
+      await queues.close();
+      await closeRedis(conn);
+    },
+  };
+  const http = new HttpService({
+    handler: app,
+    port: config.apiPort,
+    host,
+    onListening: (port) => log.info({ url: `http://127.0.0.1:${port}`, host, port }, 'listening'),
+  });
+  await runUntilSignalled([redis, http], log);
+} catch (err) {
+  const msg = isConveyorError(err) ? `${err.code}: ${err.message}` : String(err);
+  log.fatal({ err: msg }, 'failed to start');
+  process.stderr.write(`conveyor server: ${msg}\n`);
+  process.exit(2);
+}

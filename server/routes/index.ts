@@ -1,0 +1,30 @@
+/**
+ * Where every router is mounted. Probes and the OpenAPI document need no
+ * token; everything else under /v1 is authenticated, and each route asks for
+ * its scope. To add a group of /v1 routes (schedules: server/routes/schedules.ts),
+ * append its factory to V1_ROUTES.
+ */
+import type { Express, Router } from 'express';
+import type { AppDeps } from '../app.ts';
+import { authenticate } from '../auth.ts';
+import { methodNotAllowed } from '../http-errors.ts';
+import { openApiDocument } from '../openapi.ts';
+import { healthRoutes } from './health.ts';
+import { queueRoutes } from './queues.ts';
+import { jobRoutes } from './jobs.ts';
+import { deadLetterRoutes } from './dead-letters.ts';
+
+/** Routers mounted under /v1 behind the bearer token. Schedules go here. */
+const V1_ROUTES: ((deps: AppDeps) => Router)[] = [queueRoutes, jobRoutes, deadLetterRoutes];
+
+export function mountRoutes(app: Express, deps: AppDeps): void {
+  app.use(healthRoutes(deps));
+  // The contract is public: it names routes, not data.
+  const doc = JSON.stringify(openApiDocument());
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.type('application/json').send(doc);
+  });
+  app.all('/v1/openapi.json', methodNotAllowed('GET'));
+  app.use('/v1', authenticate(deps.config.apiTokens));
+  for (const routes of V1_ROUTES) app.use('/v1', routes(deps));
+}
