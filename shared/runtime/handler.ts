@@ -2,8 +2,8 @@
  * The job handler contract, and the dispatch that runs one job: find the
  * handler by job name, give it an AbortSignal, enforce the job's timeout.
  */
-import type { Job } from 'bullmq';
-import { ConveyorError, isConveyorError } from '../errors.ts';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { ConveyorError, isConveyorError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 export interface HandlerContext {
@@ -22,6 +22,13 @@ export interface HandlerContext {
 
 export type Handler = (data: any, ctx: HandlerContext) => unknown;
 export type HandlerMap = Readonly<Record<string, Handler>>;
+
+/**
+ * Failures no retry can fix (bad job data, a host the policy refuses): the job
+ * skips its remaining attempts and goes straight to the dead letters, where it
+ * can be replayed once the data or the policy is fixed.
+ */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['INVALID_REQUEST', 'HTTP_HOST_REFUSED']);
 
 /** Runs one job with its handler; the error message of a Conveyor error starts with its code. */
 export async function runJob(queue: string, job: Job, handlers: HandlerMap, log: Logger, stopSignal?: AbortSignal): Promise<unknown> {
@@ -58,7 +65,14 @@ export async function runJob(queue: string, job: Job, handlers: HandlerMap, log:
     work.catch(() => {}); // it may reject after the timeout won
     return await Promise.race([work, expired]);
   } catch (err) {
-    throw isConveyorError(err) ? codeFirst(err) : err;
+    if (!isConveyorError(err)) throw err;
+    codeFirst(err);
+    if (PERMANENT.has(err.code)) {
+      const final = new UnrecoverableError(err.message);
+      final.stack = err.stack?.replace(/^ConveyorError/, 'UnrecoverableError');
+      throw final;
+    }
+    throw err;
   } finally {
     clearTimeout(timer);
     stopSignal?.removeEventListener('abort', onStop);

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Worker, type Job } from 'bullmq';
+import { Worker, WaitingError, type Job } from 'bullmq';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '../redis/connections.ts';
@@ -29,6 +29,15 @@ export interface WorkerStats {
   active: number;
 }
 
+/** A job this process is running, with the lock token that lets it hand the job back. */
+interface Running {
+  job: Job;
+  token: string | undefined;
+}
+
+/** After the grace period, how long force-closing may take before the process gives up on it. */
+const FORCE_CLOSE_MS = 2000;
+
 /** How often each process repairs dead letters a crash left in a failed set. */
 const SWEEP_INTERVAL_MS = 30_000;
 
@@ -43,6 +52,10 @@ export class WorkerHost implements Service {
   private deadLetters: DeadLetters | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly forceStop = new AbortController();
+  /** Keyed by queue + NUL + job id. */
+  private readonly running = new Map<string, Running>();
+  /** Jobs moved back to wait at the end of the grace period: their end is not an attempt. */
+  private readonly handedBack = new Set<string>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
 
@@ -78,7 +91,29 @@ export class WorkerHost implements Service {
   private createWorker(queue: string): Worker {
     const { config, handlers } = this.opts;
     const log = this.log.child({ queue });
-    const worker = new Worker(bullName(queue), (job: Job) => runJob(queue, job, handlers, log, this.forceStop.signal), {
+    const processor = async (job: Job, token?: string): Promise<unknown> => {
+      const key = `${queue}\u0000${job.id}`;
+      this.running.set(key, { job, token });
+      this.stats.active = this.running.size;
+      try {
+        let result: unknown;
+        try {
+          result = await runJob(queue, job, handlers, log, this.forceStop.signal);
+        } catch (err) {
+          if (this.handedBack.has(key)) throw new WaitingError();
+          throw err;
+        }
+        // WaitingError tells BullMQ the job is back in wait: no failure, no retry
+        // counted, no completion written over a lock we gave up.
+        if (this.handedBack.has(key)) throw new WaitingError();
+        return result;
+      } finally {
+        this.running.delete(key);
+        this.handedBack.delete(key);
+        this.stats.active = this.running.size;
+      }
+    };
+    const worker = new Worker(bullName(queue), processor, {
       connection: this.conn!,
       prefix: PREFIX,
       name: this.id,
@@ -91,16 +126,11 @@ export class WorkerHost implements Service {
       maxStalledCount: 3,
       autorun: true,
     });
-    worker.on('active', () => {
-      this.stats.active++;
-    });
     worker.on('completed', () => {
-      this.stats.active--;
       this.stats.processed++;
     });
     worker.on('failed', (job, err) => {
       if (!job) return; // a stalled job failed by the checker: the sweep buries it
-      this.stats.active = Math.max(0, this.stats.active - 1);
       this.stats.failed++;
       const final = Boolean(job.finishedOn);
       log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
@@ -152,16 +182,23 @@ export class WorkerHost implements Service {
     this.state = 'stopping';
     clearInterval(this.sweepTimer);
     const grace = this.opts.config.shutdownGraceMs;
-    this.log.info({ graceMs: grace, active: this.stats.active }, 'stopping worker');
+    this.log.info({ graceMs: grace, active: this.running.size }, 'stopping worker');
+    // close() stops fetching at once (it cuts the blocking connection) and
+    // resolves when the running jobs have finished.
     const graceful = Promise.all([...this.workers.values()].map((w) => w.close()));
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), grace)));
-    const outcome = await Promise.race([graceful.then(() => 'done' as const), expired]);
-    clearTimeout(timer);
-    if (outcome === 'expired') {
-      this.log.warn({ active: this.stats.active }, 'grace period over; leaving unfinished jobs to run again elsewhere');
-      this.forceStop.abort(new Error('worker stopping'));
-      await Promise.race([Promise.all([...this.workers.values()].map((w) => w.close(true))), new Promise((r) => setTimeout(r, 2000))]);
+    graceful.catch(() => {});
+    const outcome = await raceTimeout(graceful, grace);
+    if (outcome === 'timeout') {
+      // BullMQ's close() has no deadline of its own. Hand the unfinished jobs
+      // back to their queues so another worker starts them now (not after
+      // their locks lapse), then abort their handlers. close(true) would not
+      // help: a worker already closing returns the same pending promise.
+      const handed = await this.handBack();
+      this.log.warn({ handedBack: handed, graceMs: grace }, 'grace period over; unfinished jobs go back to their queues to run again elsewhere');
+      this.forceStop.abort(new Error('worker stopping: grace period over'));
+      if ((await raceTimeout(graceful, FORCE_CLOSE_MS)) === 'timeout') {
+        this.log.warn({ active: this.running.size }, 'handlers ignored the abort signal; closing anyway');
+      }
     }
     this.workers.clear();
     await this.queueSet?.close();
@@ -169,4 +206,33 @@ export class WorkerHost implements Service {
     this.state = 'stopped';
     this.log.info('worker stopped');
   }
+
+  /**
+   * Moves every running job back to wait (or prioritized), releasing its
+   * lock without counting an attempt. A job that cannot be moved (Redis
+   * down) keeps its lock until it lapses; the stalled-job check of another
+   * worker then runs it again.
+   */
+  private async handBack(): Promise<number> {
+    let moved = 0;
+    await Promise.all(
+      [...this.running].map(async ([key, r]) => {
+        this.handedBack.add(key);
+        if (!r.token) return;
+        try {
+          await r.job.moveToWait(r.token);
+          moved++;
+        } catch (err) {
+          this.log.warn({ jobId: r.job.id, err: String(err) }, 'could not hand the job back; it runs again when its lock lapses');
+        }
+      }),
+    );
+    return moved;
+  }
+}
+
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+  return Promise.race([p.then(() => 'done' as const, () => 'done' as const), expired]).finally(() => clearTimeout(timer));
 }
