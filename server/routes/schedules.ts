@@ -1,0 +1,94 @@
+/**
+ * Cron schedules: /v1/schedules. Mount behind authenticate():
+ *   app.use('/v1/schedules', schedulesRouter({ schedules, config }))
+ * or append scheduleRoutes to V1_ROUTES (it mounts itself at /schedules).
+ * Scopes: reading is `read`; create, replace, delete, pause and resume are
+ * `admin`; running a schedule now is `enqueue` (it enqueues one job).
+ */
+import { Router, type Request } from 'express';
+import type { Config } from '#shared/config/config.ts';
+import { ConveyorError } from '#shared/errors.ts';
+import { assertQueueName } from '#shared/queue/producer.ts';
+import { assertScheduleId } from '#shared/queue/schedule-input.ts';
+import type { Schedules } from '#shared/queue/schedules.ts';
+import { requireScope } from '../auth.ts';
+import { methodNotAllowed } from '../http-errors.ts';
+import { bodyObject, jsonBody } from '../request-input.ts';
+
+export interface ScheduleRouteDeps {
+  schedules: Schedules;
+  config: Pick<Readonly<Config>, 'maxPayloadBytes'>;
+}
+
+function scheduleId(req: Request): string {
+  const id = req.params.id;
+  assertScheduleId(id);
+  return id;
+}
+
+/** ?queue= narrows the list to one queue. */
+function queueFilter(req: Request): string | undefined {
+  const q: unknown = req.query.queue;
+  if (q === undefined || q === '') return undefined;
+  if (typeof q !== 'string') throw new ConveyorError('INVALID_REQUEST', 'query parameter "queue" is given more than once');
+  assertQueueName(q);
+  return q;
+}
+
+const location = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
+
+/** The routes, relative to where they are mounted (/v1/schedules). */
+export function schedulesRouter(deps: ScheduleRouteDeps): Router {
+  const { schedules } = deps;
+  const r = Router();
+  // A schedule's data is held to MAX_PAYLOAD_BYTES by Schedules; the body may carry a little more around it.
+  const body = jsonBody(deps.config.maxPayloadBytes + 64 * 1024);
+
+  r.get('/', requireScope('read'), async (req, res) => {
+    res.json({ schedules: await schedules.list({ queue: queueFilter(req) }) });
+  });
+
+  r.get('/:id', requireScope('read'), async (req, res) => {
+    res.json(await schedules.get(scheduleId(req)));
+  });
+
+  r.put('/:id', requireScope('admin'), body, async (req, res) => {
+    const id = scheduleId(req);
+    const { schedule, created } = await schedules.put(id, bodyObject(req));
+    if (created) res.status(201).location(location(id));
+    res.json(schedule);
+  });
+
+  r.delete('/:id', requireScope('admin'), async (req, res) => {
+    const id = scheduleId(req);
+    await schedules.remove(id);
+    res.json({ id, deleted: true });
+  });
+
+  r.post('/:id/pause', requireScope('admin'), async (req, res) => {
+    res.json(await schedules.pause(scheduleId(req)));
+  });
+
+  r.post('/:id/resume', requireScope('admin'), async (req, res) => {
+    res.json(await schedules.resume(scheduleId(req)));
+  });
+
+  r.post('/:id/run', requireScope('enqueue'), async (req, res) => {
+    const id = scheduleId(req);
+    const job = await schedules.runNow(id);
+    res.status(201).location(`/v1/queues/${encodeURIComponent(job.queue)}/jobs/${encodeURIComponent(job.id)}`);
+    res.json({ id: job.id, queue: job.queue, name: job.name, schedule: id });
+  });
+
+  r.all('/', methodNotAllowed('GET'));
+  r.all('/:id', methodNotAllowed('GET, PUT, DELETE'));
+  r.all('/:id/pause', methodNotAllowed('POST'));
+  r.all('/:id/resume', methodNotAllowed('POST'));
+  r.all('/:id/run', methodNotAllowed('POST'));
+  return r;
+}
+
+/** The same routes for a router mounted at /v1 (server/routes/index.ts V1_ROUTES). */
+export function scheduleRoutes(deps: ScheduleRouteDeps): Router {
+  return Router().use('/schedules', schedulesRouter(deps));
+}
