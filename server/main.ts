@@ -43,20 +43,31 @@ try {
   const host = open ? '127.0.0.1' : '0.0.0.0';
   if (open) log.warn('API_TOKENS is not set: the API accepts requests without a token and listens on 127.0.0.1 only; set API_TOKENS to listen on every interface');
 
-  const redis = {
-    start: () => waitUntilReady(conn, config.redis.redacted),
-    async stop() {
-      await queues.close();
-      await closeRedis(conn);
-    },
-  };
   const http = new HttpService({
     handler: app,
     port: config.apiPort,
     host,
     onListening: (port) => log.info({ url: `http://127.0.0.1:${port}`, host, port }, 'listening'),
   });
-  await runUntilSignalled([redis, http], log);
+  // One service, so the order holds (runUntilSignalled stops services concurrently):
+  // Redis answers before we listen; in-flight requests finish before Redis closes.
+  await runUntilSignalled(
+    [
+      {
+        async start() {
+          await waitUntilReady(conn, config.redis.redacted);
+          await http.start();
+        },
+        async stop() {
+          await http.stop();
+          await queues.close();
+          await closeRedis(conn);
+          log.info('stopped');
+        },
+      },
+    ],
+    log,
+  );
 } catch (err) {
   const msg = isConveyorError(err) ? `${err.code}: ${err.message}` : String(err);
   log.fatal({ err: msg }, 'failed to start');
