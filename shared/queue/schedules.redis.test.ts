@@ -127,11 +127,9 @@ test('a 6-field every-second cron produces jobs that a worker completes on time'
     const jobs = (await core.queues.source(q).getCompleted()).filter((j) => String(j.id).startsWith(`repeat:${id}:`));
     return jobs.length >= 3 ? jobs : undefined;
   }, { timeoutMs: 10_000 });
-  for (const job of done) {
-    const due = Number(String(job.id).split(':').pop());
-    const late = job.processedOn! - due;
-    assert.ok(late >= 0 && late < 1000, `job ${job.id} started ${late} ms after its cron time`);
-  }
+  const lateness = done.map((job) => job.processedOn! - Number(String(job.id).split(':').pop()));
+  t.diagnostic(`start lateness after the cron time (ms): ${lateness.join(', ')}`);
+  for (const late of lateness) assert.ok(late >= 0 && late < 1000, `a run started ${late} ms after its cron time`);
   assert.ok((await schedules.get(id)).lastRunAt, 'lastRunAt is known once a run has started');
   await schedules.remove(id);
 });
@@ -170,7 +168,7 @@ test('pause stops production while another schedule goes on; resume restarts it'
   assert.equal(await core.queues.source(q).getJobScheduler(target), undefined);
   const atPause = new Set(await producedIds(q, target));
   const otherAtPause = (await producedIds(q, other)).length;
-  await waitFor('the other schedule produced 3 more jobs', async () => (await producedIds(q, other)).length >= otherAtPause + 3, { timeoutMs: 10_000 });
+  await waitFor('the other schedule produced 2 more jobs', async () => (await producedIds(q, other)).length >= otherAtPause + 2, { timeoutMs: 10_000 });
   const newSincePause = (await producedIds(q, target)).filter((jid) => !atPause.has(jid));
   assert.deepEqual(newSincePause, [], 'a paused schedule produced no job');
   assert.equal((await schedules.pause(target)).paused, true, 'pause is idempotent');
