@@ -2,9 +2,11 @@
 import { loadConfig, describeConfig } from '#shared/config/config.ts';
 import { createLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
-import { isConveyorError } from '#shared/errors.ts';
+import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
+
+/** Beyond SHUTDOWN_GRACE_MS: handing jobs back, closing connections. */
+const STOP_MARGIN_MS = 15_000;
 
 let log = createLogger('worker');
 try {
@@ -12,11 +14,9 @@ try {
   log = createLogger('worker', config.logLevel);
   log.info({ config: describeConfig(config) }, 'config');
   const handlers = await resolveHandlers(config.httpAllowedHosts, config.handlersPath);
-  log.info({ handlers: Object.keys(handlers) }, 'handlers loaded');
-  await runUntilSignalled([new WorkerHost({ config, handlers, logger: log })], log);
+  log.info({ handlers: Object.keys(handlers).sort() }, 'handlers loaded');
+  await runUntilSignalled([new WorkerHost({ config, handlers, logger: log })], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
-  const msg = isConveyorError(err) ? `${err.code}: ${err.message}` : String(err);
-  log.fatal({ err: msg }, 'failed to start');
-  process.stderr.write(`conveyor worker: ${msg}\n`);
+  reportStartFailure(log, err);
   process.exit(2);
 }

@@ -116,6 +116,12 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
 export async function closeRedis(conn: RedisConnection | undefined): Promise<void> {
   if (!conn) return;
   if (conn.status === 'end') return;
+  // Not connected (Redis down, wrong password): QUIT would only sit in the
+  // offline queue until the timeout below.
+  if (conn.status !== 'ready') {
+    conn.disconnect();
+    return;
+  }
   try {
     await Promise.race([conn.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
   } catch {
@@ -134,10 +140,17 @@ export function toRedisError(err: unknown, redacted: string): ConveyorError {
 }
 
 /**
+ * How long a starting process waits for Redis. SPEC promises a clear error
+ * within 10 s of start; the process itself needs 1-3 s to load, so 5 s of
+ * reconnecting (enough for a Redis started beside it) leaves a margin.
+ */
+export const STARTUP_TIMEOUT_MS = 5_000;
+
+/**
  * Waits until the connection is ready or fails within timeoutMs, with an error
  * naming the cause (wrong password, nothing listening, TLS mismatch).
  */
-export async function waitUntilReady(conn: RedisConnection, redacted: string, timeoutMs = 10_000): Promise<void> {
+export async function waitUntilReady(conn: RedisConnection, redacted: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
   if (conn.status === 'ready') return;
   let lastError: Error | undefined;
   const onError = (e: Error) => {
@@ -175,6 +188,10 @@ export async function waitUntilReady(conn: RedisConnection, redacted: string, ti
 
 function describeConnectFailure(err: Error | undefined, redacted: string, timeoutMs: number): ConveyorError {
   const msg = err?.message ?? '';
+  if (/^NOAUTH/.test(msg)) {
+    // Only sent when the client gave no password at all.
+    return new ConveyorError('REDIS_AUTH_FAILED', `Redis at ${redacted} refused the credentials: it requires a password and REDIS_URL has none (NOAUTH); put it in REDIS_URL as redis://:password@host:port or redis://user:password@host:port.`);
+  }
   if (/WRONGPASS|NOAUTH|invalid username-password/i.test(msg)) {
     return new ConveyorError('REDIS_AUTH_FAILED', `Redis at ${redacted} refused the credentials (${msg}); check the user and password in REDIS_URL.`);
   }

@@ -6,7 +6,23 @@ import type { Logger } from '../log.ts';
 import type { Service } from './service.ts';
 import { isConveyorError } from '../errors.ts';
 
-export async function runUntilSignalled(services: Service[], log: Logger): Promise<void> {
+export interface RunOptions {
+  /**
+   * Exit 1 if stopping takes longer than this (a service whose stop hangs
+   * must not keep a process that was told to go). Unset: no limit.
+   */
+  stopDeadlineMs?: number;
+}
+
+/** "conveyor worker: CODE: message" — one line for humans on stderr (the log lines are JSON). */
+export function reportStartFailure(log: Logger, err: unknown): void {
+  const msg = isConveyorError(err) ? `${err.code}: ${err.message}` : String(err instanceof Error ? err.stack : err);
+  log.fatal({ err: msg }, 'failed to start');
+  const proc = (log.bindings() as { proc?: unknown }).proc;
+  process.stderr.write(`conveyor${typeof proc === 'string' ? ` ${proc}` : ''}: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
+}
+
+export async function runUntilSignalled(services: Service[], log: Logger, opts: RunOptions = {}): Promise<void> {
   let stopping = false;
   const stopAll = async (signal: string) => {
     if (stopping) {
@@ -15,6 +31,12 @@ export async function runUntilSignalled(services: Service[], log: Logger): Promi
     }
     stopping = true;
     log.info({ signal }, 'stopping');
+    if (opts.stopDeadlineMs !== undefined) {
+      setTimeout(() => {
+        log.error({ deadlineMs: opts.stopDeadlineMs }, 'did not stop in time; exiting');
+        process.exit(1);
+      }, opts.stopDeadlineMs).unref();
+    }
     const results = await Promise.allSettled([...services].reverse().map((s) => s.stop()));
     const failed = results.filter((r) => r.status === 'rejected');
     for (const f of failed) log.error({ err: String((f as PromiseRejectedResult).reason) }, 'stop failed');
@@ -25,10 +47,8 @@ export async function runUntilSignalled(services: Service[], log: Logger): Promi
   try {
     for (const s of services) await s.start();
   } catch (err) {
-    const msg = isConveyorError(err) ? `${err.code}: ${err.message}` : String(err instanceof Error ? err.stack : err);
-    log.fatal({ err: msg }, 'failed to start');
-    // One clear line for humans too (log lines are JSON).
-    process.stderr.write(`conveyor: ${msg}\n`);
+    if (stopping) return; // a signal during start: stopAll exits
+    reportStartFailure(log, err);
     await Promise.allSettled(services.map((s) => s.stop()));
     process.exit(2);
   }
