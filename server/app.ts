@@ -9,6 +9,7 @@ import type { Producer } from '#shared/queue/producer.ts';
 import type { Inspector } from '#shared/queue/inspector.ts';
 import type { Metrics } from '#shared/metrics.ts';
 import type { PrimaryStatus } from '#shared/redis/topology.ts';
+import type { Schedules } from '#shared/queue/schedules.ts';
 import { errorHandler, notFound } from './http-errors.ts';
 import { mountRoutes } from './routes/index.ts';
 
@@ -20,6 +21,8 @@ export interface AppDeps {
   /** /readyz: is a writable Redis primary answering? */
   readiness: () => Promise<PrimaryStatus>;
   metrics: Metrics;
+  /** Cron schedules (/v1/schedules); without it those paths answer 404. */
+  schedules?: Schedules;
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -7,6 +7,7 @@ import { primaryStatus } from '#shared/redis/topology.ts';
 import { QueueSet } from '#shared/queue/queue-set.ts';
 import { Producer } from '#shared/queue/producer.ts';
 import { Inspector } from '#shared/queue/inspector.ts';
+import { Schedules } from '#shared/queue/schedules.ts';
 import { Metrics } from '#shared/metrics.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
@@ -28,6 +29,7 @@ try {
     redisLabel: config.redis.redacted,
   });
   const inspector = new Inspector(queues);
+  const schedules = new Schedules(queues, producer, { maxPayloadBytes: config.maxPayloadBytes, logger: log });
   const metrics = new Metrics({ inspector, processMetrics: true });
   const app = createApp({
     config,
@@ -36,6 +38,7 @@ try {
     logger: log,
     readiness: () => primaryStatus(conn, Math.min(config.redisCommandTimeoutMs, 2000)),
     metrics,
+    schedules,
   });
 
   // Without tokens anyone who can reach the port can enqueue: only this machine may.

@@ -1,8 +1,7 @@
 /**
  * The OpenAPI 3.1 document of the whole HTTP API, served at GET
  * /v1/openapi.json. Written by hand beside the routes; test/api-enqueue
- * checks that every route is listed. The schedules paths describe the
- * routes of server/routes/schedules.ts.
+ * checks that every route is listed and every listed route is served.
  */
 import { JOB_STATES } from '#shared/queue/inspector.ts';
 import { MAX_PRIORITY } from '#shared/queue/job-input.ts';
@@ -18,6 +17,7 @@ const ok = (description: string, schema: Json) => ({ description, ...json(schema
 
 const queueParam = { name: 'queue', in: 'path', required: true, description: 'Queue name: 1-64 of A-Z a-z 0-9 . _ -', schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } };
 const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, description: what, schema: { type: 'string', minLength: 1, maxLength: 256 } });
+const scheduleIdParam = { name: 'id', in: 'path', required: true, description: 'Schedule id: 1-128 of A-Z a-z 0-9 . _ -', schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' } };
 const pagingParams = [
   { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT } },
@@ -37,6 +37,7 @@ function op(summary: string, scope: Scope | null, responses: Json, extra: Json =
 const body = (schema: Json) => ({ requestBody: { required: true, ...json(schema) } });
 const bad = { '400': errorRef('BadRequest') };
 const missing = { '404': errorRef('NotFound') };
+const managed = { '409': errorRef('Conflict') };
 const tooBig = { '413': errorRef('PayloadTooLarge'), '415': errorRef('UnsupportedMediaType') };
 
 const paths: Json = {
@@ -93,19 +94,38 @@ const paths: Json = {
     post: op('Send one dead letter back to its queue', 'admin', { '200': ok('Replayed', ref('Replayed')), ...bad, ...missing }),
   },
   '/v1/schedules': {
-    get: op('Every cron schedule', 'read', { '200': ok('The schedules', ref('ScheduleList')) }),
+    get: op('Every cron schedule', 'read', { '200': ok('The schedules', ref('ScheduleList')), ...bad }, {
+      parameters: [{ name: 'queue', in: 'query', description: 'Only the schedules of this queue', schema: { type: 'string' } }],
+    }),
   },
   '/v1/schedules/{id}': {
-    parameters: [idParam('Schedule id')],
+    parameters: [scheduleIdParam],
     get: op('One schedule', 'read', { '200': ok('The schedule', ref('Schedule')), ...bad, ...missing }),
-    put: op('Create or replace a schedule', 'admin', {
+    put: op('Create or replace a schedule (a replace keeps createdAt and the paused state)', 'admin', {
       '200': ok('Replaced', ref('Schedule')),
       '201': ok('Created', ref('Schedule')),
       ...bad,
       ...tooBig,
+      ...managed,
       '422': errorRef('Unprocessable'),
     }, body(ref('ScheduleInput'))),
-    delete: op('Delete a schedule', 'admin', { '200': ok('Deleted', { type: 'object', properties: { deleted: { type: 'boolean' } } }), ...bad, ...missing }),
+    delete: op('Delete a schedule (jobs it already enqueued stay)', 'admin', { '200': ok('Deleted', ref('ScheduleDeleted')), ...bad, ...missing, ...managed }),
+  },
+  '/v1/schedules/{id}/pause': {
+    parameters: [scheduleIdParam],
+    post: op('Stop producing jobs (idempotent)', 'admin', { '200': ok('The schedule, paused', ref('Schedule')), ...bad, ...missing }),
+  },
+  '/v1/schedules/{id}/resume': {
+    parameters: [scheduleIdParam],
+    post: op('Produce jobs again from the next cron time (idempotent)', 'admin', { '200': ok('The schedule, running', ref('Schedule')), ...bad, ...missing }),
+  },
+  '/v1/schedules/{id}/run': {
+    parameters: [scheduleIdParam],
+    post: op('Enqueue one job now with the schedule\'s name, data and options (also while paused)', 'enqueue', {
+      '201': ok('Enqueued', { type: 'object', required: ['id', 'queue', 'name', 'schedule'], properties: { id: { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, schedule: { type: 'string' } } }),
+      ...bad,
+      ...missing,
+    }),
   },
   '/v1/openapi.json': {
     get: op('This document', null, { '200': { description: 'OpenAPI 3.1', content: { 'application/json': {} } } }),
@@ -208,17 +228,50 @@ const schemas: Json = {
   QueueList: { type: 'object', required: ['queues'], properties: { queues: { type: 'array', items: ref('Queue') } } },
   Replayed: { type: 'object', required: ['replayed'], properties: { replayed: { type: 'integer' } } },
   Dropped: { type: 'object', required: ['dropped'], properties: { dropped: { type: 'integer' } } },
+  ScheduleOptions: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Options of each job the schedule enqueues (no jobId, no delay: the cron says when)',
+    properties: {
+      priority: { type: 'integer', minimum: 0, maximum: MAX_PRIORITY },
+      attempts: { type: 'integer', minimum: 1, maximum: 1000 },
+      backoff: ref('Backoff'),
+      timeout: { type: 'integer', minimum: 1 },
+    },
+  },
   ScheduleInput: {
     type: 'object',
     additionalProperties: false,
     required: ['queue', 'name', 'cron'],
-    properties: { queue: { type: 'string' }, name: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string', description: 'IANA time zone' }, data: {} },
+    properties: {
+      queue: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+      name: { type: 'string', minLength: 1, maxLength: 128 },
+      cron: { type: 'string', description: '5 fields, or 6 with seconds first; an invalid one is a 422 INVALID_CRON' },
+      tz: { type: 'string', description: 'IANA time zone; default UTC' },
+      data: {},
+      opts: ref('ScheduleOptions'),
+    },
   },
   Schedule: {
     type: 'object',
-    required: ['id', 'queue', 'name', 'cron'],
-    properties: { id: { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, cron: { type: 'string' }, tz: { type: 'string' }, data: {}, next: iso },
+    required: ['id', 'queue', 'name', 'cron', 'tz', 'data', 'opts', 'paused', 'nextRuns', 'createdAt', 'updatedAt', 'managedBy'],
+    properties: {
+      id: { type: 'string' },
+      queue: { type: 'string' },
+      name: { type: 'string' },
+      cron: { type: 'string' },
+      tz: { type: 'string' },
+      data: {},
+      opts: ref('ScheduleOptions'),
+      paused: { type: 'boolean' },
+      nextRuns: { type: 'array', items: { type: 'string', format: 'date-time' }, description: 'The next 5 run times (UTC); empty while paused' },
+      lastRunAt: { type: 'string', format: 'date-time' },
+      createdAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      managedBy: { enum: ['api', 'config'], description: '"config": from the SCHEDULES file, read-only through the API' },
+    },
   },
+  ScheduleDeleted: { type: 'object', required: ['id', 'deleted'], properties: { id: { type: 'string' }, deleted: { const: true } } },
   ScheduleList: { type: 'object', required: ['schedules'], properties: { schedules: { type: 'array', items: ref('Schedule') } } },
 };
 
@@ -245,6 +298,7 @@ export function openApiDocument(): Json {
         NotFound: errorResponse('QUEUE_NOT_FOUND, JOB_NOT_FOUND, DEAD_LETTER_NOT_FOUND or SCHEDULE_NOT_FOUND'),
         PayloadTooLarge: errorResponse('The job data is over MAX_PAYLOAD_BYTES, or the body over the request limit (PAYLOAD_TOO_LARGE)'),
         UnsupportedMediaType: errorResponse('The body is not application/json (UNSUPPORTED_MEDIA_TYPE)'),
+        Conflict: errorResponse('The schedule comes from the SCHEDULES file: change it there (SCHEDULE_MANAGED_BY_CONFIG)'),
         Unprocessable: errorResponse('Well-formed but invalid, e.g. a cron expression (INVALID_CRON)'),
         Unavailable: errorResponse('Redis is unavailable or not writable (REDIS_UNAVAILABLE, DURABILITY_NOT_CONFIRMED); carries Retry-After'),
       },

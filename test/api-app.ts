@@ -11,6 +11,7 @@ import { QueueSet } from '#shared/queue/queue-set.ts';
 import { Producer } from '#shared/queue/producer.ts';
 import { Inspector } from '#shared/queue/inspector.ts';
 import { Metrics } from '#shared/metrics.ts';
+import { Schedules } from '#shared/queue/schedules.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import type { Config } from '#shared/config/config.ts';
 import { createApp } from '../server/app.ts';
@@ -58,7 +59,8 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
   const producer = new Producer(queues, { maxPayloadBytes: config.maxPayloadBytes, timeoutMs: config.redisCommandTimeoutMs, redisLabel: config.redis.redacted });
   const inspector = new Inspector(queues);
   const metrics = new Metrics({ inspector });
-  const app = createApp({ config, producer, inspector, logger, metrics, readiness: () => primaryStatus(conn, 1000) });
+  const schedules = new Schedules(queues, producer, { maxPayloadBytes: config.maxPayloadBytes });
+  const app = createApp({ config, producer, inspector, logger, metrics, schedules, readiness: () => primaryStatus(conn, 1000) });
   const http = new HttpService({ handler: app, port: 0, host: '127.0.0.1', graceMs: 1000 });
   await http.start();
   const url = `http://127.0.0.1:${http.port}`;

@@ -78,6 +78,8 @@ test('a read-only token (name:token:read) reads but gets 403 FORBIDDEN naming th
   assert.equal(pause.status, 403);
   assert.match(pause.json.error.message, /"admin"/);
   assert.equal((await api.call('DELETE', `/v1/queues/${q}/dead`, { token: READER })).status, 403);
+  assert.equal((await api.call('GET', '/v1/schedules', { token: READER })).status, 200);
+  assert.equal((await api.call('PUT', '/v1/schedules/nightly', { body: { queue: q, name: 'x', cron: '0 3 * * *' }, token: READER })).status, 403);
   assert.equal((await api.call('POST', `/v1/queues/${q}/dead/retry`, { token: READER })).status, 403);
 });
 

@@ -1,10 +1,9 @@
 /**
  * Where every router is mounted. Probes and the OpenAPI document need no
  * token; everything else under /v1 is authenticated, and each route asks for
- * its scope. To add a group of /v1 routes (schedules: server/routes/schedules.ts),
- * append its factory to V1_ROUTES.
+ * its scope. To add a group of /v1 routes, append its factory to V1_ROUTES.
  */
-import type { Express, Router } from 'express';
+import { Router, type Express } from 'express';
 import type { AppDeps } from '../app.ts';
 import { authenticate } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
@@ -13,9 +12,15 @@ import { healthRoutes } from './health.ts';
 import { queueRoutes } from './queues.ts';
 import { jobRoutes } from './jobs.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
+import { scheduleRoutes } from './schedules.ts';
 
-/** Routers mounted under /v1 behind the bearer token. Schedules go here. */
-const V1_ROUTES: ((deps: AppDeps) => Router)[] = [queueRoutes, jobRoutes, deadLetterRoutes];
+/** Routers mounted under /v1 behind the bearer token. */
+const V1_ROUTES: ((deps: AppDeps) => Router)[] = [
+  queueRoutes,
+  jobRoutes,
+  deadLetterRoutes,
+  (deps) => (deps.schedules ? scheduleRoutes({ schedules: deps.schedules, config: deps.config }) : Router()),
+];
 
 export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use(healthRoutes(deps));
