@@ -60,6 +60,9 @@ export function sendError(res: Response, code: ErrorCode, message: string, heade
 
 /** The express error handler: the last middleware of the app. */
 export function errorHandler(logger: Logger, redisLabel: string): ErrorRequestHandler {
+  // During an outage every request fails the same way: one warning per 5 s, with a count.
+  let lastWarned = 0;
+  let unlogged = 0;
   return (err, req, res, next) => {
     if (res.headersSent) {
       next(err);
@@ -69,7 +72,12 @@ export function errorHandler(logger: Logger, redisLabel: string): ErrorRequestHa
     if (h.bug) {
       logger.error({ err: err instanceof Error ? err.stack : String(err), method: req.method, path: req.path }, 'unexpected error answering a request');
     } else if (h.status >= 500) {
-      logger.warn({ code: h.code, err: h.message, method: req.method, path: req.path }, 'request failed');
+      const now = Date.now();
+      if (now - lastWarned >= 5000) {
+        logger.warn({ code: h.code, err: h.message, method: req.method, path: req.path, alsoFailedSinceLastWarning: unlogged }, 'request failed');
+        lastWarned = now;
+        unlogged = 0;
+      } else unlogged++;
     }
     sendError(res, h.code, h.message, h.headers);
   };

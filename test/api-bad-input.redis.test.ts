@@ -80,6 +80,8 @@ const cases: Case[] = [
   { what: 'jobId integer-looking', opts: opts({ jobId: '123' }), status: 400, code: 'INVALID_JOB_ID' },
   { what: 'jobId with ":"', opts: opts({ jobId: 'a:b' }), status: 400, code: 'INVALID_JOB_ID' },
   { what: 'jobId a number', opts: opts({ jobId: 7 }), status: 400, code: 'INVALID_JOB_ID' },
+  { what: 'jobId naming a BullMQ key ("meta")', opts: opts({ jobId: 'meta' }), status: 400, code: 'INVALID_JOB_ID' },
+  { what: 'jobId naming a BullMQ key ("wait") in a bulk', method: 'POST', path: bulk, opts: { body: { jobs: [{ name: 'x', opts: { jobId: 'wait' } }] } }, status: 400, code: 'INVALID_JOB_ID' },
   { what: 'jobId empty', opts: opts({ jobId: '' }), status: 400, code: 'INVALID_JOB_ID' },
   { what: 'negative timeout', opts: opts({ timeout: -5 }), status: 400, code: 'INVALID_REQUEST' },
   { what: 'timeout 0', opts: opts({ timeout: 0 }), status: 400, code: 'INVALID_REQUEST' },

@@ -4,7 +4,7 @@
  */
 import type { Job, JobType } from 'bullmq';
 import { ConveyorError } from '../errors.ts';
-import { keys } from './names.ts';
+import { keys, RESERVED_JOB_IDS } from './names.ts';
 import { toPublicOptions, type PublicJobOptions } from './job-input.ts';
 import { DeadLetters, iso, toDeadLetter, type Page } from './dead-letter.ts';
 import type { QueueSet } from './queue-set.ts';
@@ -175,16 +175,11 @@ export class Inspector {
 }
 
 /**
- * BullMQ's own key names under a queue ("conveyor:{q}:meta", ":wait", ...).
- * A job's hash is "conveyor:{q}:<id>", so looking one of these up as a job id
- * would read (or, on removal, delete) the queue's own structures: callers
- * that take ids from outside treat them as "no such job".
+ * Ids that name one of a queue's own keys rather than a job: BullMQ's key
+ * names, a job's sub-keys (":lock", ":logs"...) and scheduler hashes. Looking
+ * one up as a job would read (or, on removal, delete) the queue's own
+ * structures: callers that take ids from outside treat them as "no such job".
  */
-const RESERVED_JOB_IDS: ReadonlySet<string> = new Set([
-  'active', 'wait', 'waiting-children', 'paused', 'id', 'delayed', 'prioritized', 'stalled-check', 'completed',
-  'failed', 'stalled', 'repeat', 'limiter', 'meta', 'events', 'pc', 'marker', 'de', 'metrics',
-]);
-
 export function isReservedJobId(id: string): boolean {
   return RESERVED_JOB_IDS.has(id) || /:(lock|logs|dependencies|processed|failed|unsuccessful)$/.test(id) || /^(repeat|de|metrics):[^:]*$/.test(id);
 }

@@ -18,9 +18,20 @@ export function isValidJobName(name: unknown): name is string {
   return typeof name === 'string' && JOB_NAME.test(name) && name.trim() !== '';
 }
 
-/** Job ids chosen by callers: printable, no ':' (BullMQ reserves it), not an integer (BullMQ's own ids are). */
+/**
+ * BullMQ's own key names under a queue ("conveyor:{q}:meta", ":wait", ...). A
+ * job's hash is "conveyor:{q}:<id>", so a job with one of these ids would
+ * collide with the queue's own structures (BullMQ then skips the add as a
+ * "duplicate" and the job is silently lost).
+ */
+export const RESERVED_JOB_IDS: ReadonlySet<string> = new Set([
+  'active', 'wait', 'waiting-children', 'paused', 'id', 'delayed', 'prioritized', 'stalled-check', 'completed',
+  'failed', 'stalled', 'repeat', 'limiter', 'meta', 'events', 'pc', 'marker', 'de', 'metrics',
+]);
+
+/** Job ids chosen by callers: printable, no ':' (BullMQ reserves it), not an integer (BullMQ's own ids are), not a BullMQ key name. */
 export function isValidJobId(id: unknown): id is string {
-  return typeof id === 'string' && JOB_NAME.test(id) && !id.includes(':') && `${parseInt(id, 10)}` !== id;
+  return typeof id === 'string' && JOB_NAME.test(id) && !id.includes(':') && `${parseInt(id, 10)}` !== id && !RESERVED_JOB_IDS.has(id);
 }
 
 /** The BullMQ queue name of a Conveyor queue. */
