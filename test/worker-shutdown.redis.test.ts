@@ -1,0 +1,102 @@
+/**
+ * Graceful shutdown of a real worker process (SPEC "Graceful shutdown"): on
+ * SIGTERM/SIGINT it takes no new jobs, lets running ones finish within
+ * SHUTDOWN_GRACE_MS and exits 0; what does not finish runs again elsewhere.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
+import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
+import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import { waitFor } from '#shared/testing/wait-for.ts';
+import type { JobView } from '#shared/queue/inspector.ts';
+
+let redis: RedisProcess;
+let core: Core;
+const procs: ConveyorProcess[] = [];
+
+before(async () => {
+  redis = await startRedis();
+  core = await openCore(testConfig(redis.url));
+});
+after(async () => {
+  await Promise.all(procs.map((p) => (p.exitCode() === undefined ? p.stop('SIGKILL') : undefined)));
+  await core.close();
+  await redis.stop();
+});
+
+async function startWorker(queue: string, env: Record<string, string> = {}): Promise<ConveyorProcess> {
+  const p = spawnConveyor('worker', { REDIS_URL: redis.url, QUEUES: queue, LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000', ...env });
+  procs.push(p);
+  await p.waitForLine('"worker started"', (j) => j.msg === 'worker started');
+  return p;
+}
+
+async function jobIn(queue: string, id: string, state: JobView['state']): Promise<JobView> {
+  return waitFor(`job ${id} ${state}`, async () => {
+    const j = await core.inspector.getJob(queue, id);
+    return j?.state === state ? j : undefined;
+  }, { timeoutMs: 15_000 });
+}
+
+async function drainsOnSignal(signal: NodeJS.Signals, sleepMs: number): Promise<void> {
+  const q = uniqueQueue('shutdown');
+  const worker = await startWorker(q);
+  const running = await core.producer.enqueue(q, { name: 'sleep', data: { ms: sleepMs } });
+  // Due while the worker drains: a worker that still fetched would take it.
+  const dueLater = await core.producer.enqueue(q, { name: 'noop', opts: { delay: 300 } });
+  await jobIn(q, running.id, 'active');
+
+  const signalled = Date.now();
+  worker.proc.kill(signal);
+  await worker.waitForLine('"stopping"', (j) => j.msg === 'stopping' && j.signal === signal);
+  const late = await core.producer.enqueue(q, { name: 'noop' });
+
+  const code = await worker.exited;
+  const exitedAfter = Date.now() - signalled;
+  console.log(`  ${signal}: exited ${code} ${exitedAfter} ms after the signal (job of ${sleepMs} ms was running)`);
+  assert.equal(code, 0);
+  const done = await core.inspector.getJob(q, running.id);
+  assert.equal(done?.state, 'completed', 'the running job finished');
+  assert.deepEqual(done?.returnValue, { slept: sleepMs });
+  assert.equal((await core.inspector.getJob(q, late.id))?.state, 'waiting', 'no job taken after the signal');
+  assert.equal((await core.inspector.getJob(q, dueLater.id))?.processedAt, null, 'a job that came due during the drain was not started');
+  assert.ok(exitedAfter < sleepMs + 3000, `exit took ${exitedAfter} ms`);
+}
+
+test('SIGTERM: no new job is taken, the running job completes, exit 0', async () => {
+  await drainsOnSignal('SIGTERM', 1500);
+});
+
+test('SIGINT behaves like SIGTERM', async () => {
+  await drainsOnSignal('SIGINT', 1000);
+});
+
+test('past SHUTDOWN_GRACE_MS the worker exits 0 at once and the unfinished job runs again on another worker', async () => {
+  const q = uniqueQueue('grace');
+  const grace = 300;
+  const first = await startWorker(q, { SHUTDOWN_GRACE_MS: String(grace) });
+  const { id } = await core.producer.enqueue(q, { name: 'sleep', data: { ms: 5000 }, opts: { attempts: 1 } });
+  const firstRun = await jobIn(q, id, 'active');
+
+  const signalled = Date.now();
+  first.proc.kill('SIGTERM');
+  const code = await first.exited;
+  const exitedAfter = Date.now() - signalled;
+  console.log(`  grace ${grace} ms: exited ${code} ${exitedAfter} ms after SIGTERM with a 5000 ms job running`);
+  assert.equal(code, 0);
+  assert.ok(exitedAfter < grace + 2000, `exit took ${exitedAfter} ms`);
+  assert.ok(first.lines.some((l) => l.json?.msg?.startsWith('grace period over') && l.json.handedBack === 1), 'the job was handed back');
+
+  // Back in its queue at once (not after its lock lapses), with no attempt
+  // spent: attempts 1 would otherwise have sent it to the dead letters.
+  const back = await core.inspector.getJob(q, id);
+  assert.equal(back?.state, 'waiting');
+  assert.equal(back?.attemptsMade, 0);
+  assert.equal(await core.inspector.deadLetters.count(q), 0);
+
+  await startWorker(q);
+  const done = await jobIn(q, id, 'completed');
+  assert.deepEqual(done.returnValue, { slept: 5000 });
+  assert.notEqual(done.processedAt, firstRun.processedAt, 'it ran again');
+});
