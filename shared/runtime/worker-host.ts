@@ -166,8 +166,9 @@ export class WorkerHost implements Service {
 
   /**
    * Graceful stop: take no new jobs, let running ones finish within
-   * SHUTDOWN_GRACE_MS, then force-close (their locks lapse and another worker
-   * runs them again). Idempotent; safe before start().
+   * SHUTDOWN_GRACE_MS, then hand the unfinished ones back to their queues
+   * (another worker starts them at once), abort their handlers and close.
+   * Idempotent; safe before start().
    */
   stop(): Promise<void> {
     if (!this.stopping) this.stopping = this.doStop();
