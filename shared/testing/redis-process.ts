@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.ts';
 import { waitFor } from './wait-for.ts';
+import { reapOnExit, removeOnExit, forgetDir } from './reaper.ts';
 
 export interface RedisProcess {
   port: number;
@@ -16,6 +17,8 @@ export interface RedisProcess {
   url: string;
   dir: string;
   proc: ChildProcess;
+  /** With the tls option: the CA (PEM) that signed the server certificate. */
+  ca?: string;
   /** A plain client for assertions; closed by stop(). */
   client(): Redis;
   stop(): Promise<void>;
@@ -29,13 +32,37 @@ export interface RedisProcessOptions {
   dir?: string;
   /** Reachable with this password (requirepass). */
   password?: string;
+  /** A redis.conf (or sentinel.conf) read first; the options here override it. */
+  configFile?: string;
+  /** Run as a Sentinel (`redis-server <configFile> --sentinel`; needs configFile). */
+  sentinel?: boolean;
+  /** Listen with TLS only (--port 0 --tls-port P); url becomes rediss://. */
+  tls?: RedisTlsOptions;
+}
+
+export interface RedisTlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** The CA as PEM, for clients (exposed as RedisProcess.ca). */
+  ca: string;
+  /** tls-auth-clients: 'no' unless a test checks client certificates. */
+  authClients?: 'no' | 'yes' | 'optional';
 }
 
 export async function startRedis(opts: RedisProcessOptions = {}): Promise<RedisProcess> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'conveyor-redis-'));
+  if (!opts.dir) removeOnExit(dir);
+  const tls = opts.tls;
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+      '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', tls.authClients ?? 'no']
+    : ['--port', String(port)];
   const args = [
-    '--port', String(port),
+    ...(opts.configFile ? [opts.configFile] : []),
+    ...(opts.sentinel ? ['--sentinel'] : []),
+    ...listen,
     '--bind', '127.0.0.1',
     '--save', '',
     '--appendonly', 'no',
@@ -46,6 +73,7 @@ export async function startRedis(opts: RedisProcessOptions = {}): Promise<RedisP
     ...(opts.args ?? []),
   ];
   const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  reapOnExit(proc);
   let output = '';
   proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -57,7 +85,8 @@ export async function startRedis(opts: RedisProcessOptions = {}): Promise<RedisP
   });
 
   const clients: Redis[] = [];
-  const probe = new Redis({ port, host: '127.0.0.1', password: opts.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const tlsClient = tls ? { tls: { ca: tls.ca } } : {};
+  const probe = new Redis({ port, host: '127.0.0.1', password: opts.password, ...tlsClient, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => {});
   try {
     await waitFor(`redis-server on port ${port}`, async () => {
@@ -78,11 +107,12 @@ export async function startRedis(opts: RedisProcessOptions = {}): Promise<RedisP
   const self: RedisProcess = {
     port,
     host: '127.0.0.1',
-    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`,
     dir,
     proc,
+    ...(tls ? { ca: tls.ca } : {}),
     client() {
-      const c = new Redis({ port, host: '127.0.0.1', password: opts.password, maxRetriesPerRequest: 1 });
+      const c = new Redis({ port, host: '127.0.0.1', password: opts.password, ...tlsClient, maxRetriesPerRequest: 1 });
       c.on('error', () => {});
       clients.push(c);
       return c;
@@ -97,7 +127,10 @@ export async function startRedis(opts: RedisProcessOptions = {}): Promise<RedisP
         proc.kill('SIGKILL');
         await done;
       }
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) {
+        rmSync(dir, { recursive: true, force: true });
+        forgetDir(dir);
+      }
     },
   };
   return self;
