@@ -263,3 +263,27 @@ test('TLS: a rediss:// client with the CA gets PONG; a plain client or one witho
   assert.match((await untrusted.firstError).message, /self-signed certificate/);
   assert.ok(since(t0) < 5000, `the failures took ${since(t0)} ms`);
 });
+
+test('a TLS topology: sentinels and replication over TLS, rediss-sentinel:// reaches the primary through the core, failover works', async (t) => {
+  const unsupported = await redisTlsUnsupported();
+  if (unsupported) return t.skip(unsupported);
+  const topo = await startTopology({ replicas: 1, tls: true });
+  t.after(() => topo.stop());
+  console.log(`[harness] TLS topology (1 primary, 1 replica, 3 sentinels) ready in ${topo.startupMs} ms`);
+  assert.match(topo.sentinelUrl, /^rediss-sentinel:\/\//);
+
+  const target = parseRedisUrl(topo.sentinelUrl);
+  const conn = createRedis(target, { role: 'producer', tlsCa: topo.ca });
+  t.after(() => closeRedis(conn));
+  await waitUntilReady(conn, target.redacted, 5000);
+  await conn.set('over-tls', 'yes');
+  assert.equal(await topo.primary.client().get('over-tls'), 'yes');
+
+  const plain = oneShot(topo.primary.port);
+  t.after(() => plain.disconnect());
+  await assert.rejects(plain.ping(), 'the data nodes listen on TLS only');
+
+  const { primary, ms } = await topo.failover();
+  console.log(`[harness] TLS SENTINEL FAILOVER agreed after ${ms} ms`);
+  assert.equal(primary, topo.replicas[0]);
+});

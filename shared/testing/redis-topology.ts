@@ -19,10 +19,13 @@ import { startRedis } from './redis-process.ts';
 import { removeOnExit, forgetDir } from './reaper.ts';
 import type { AclUser } from './acl.ts';
 import { sentinelId, writeDataNodeConf, writeSentinelConf } from './topology-files.ts';
-import { TopologyNode, fieldsOf } from './topology-node.ts';
+import { TopologyNode } from './topology-node.ts';
+import { SentinelView } from './sentinel-view.ts';
+import { makeCerts, redisTlsUnsupported, type CertFiles } from './tls-certs.ts';
 import { waitFor } from './wait-for.ts';
 
 export { TopologyNode } from './topology-node.ts';
+export { SentinelView } from './sentinel-view.ts';
 
 export interface TopologyOptions {
   replicas?: number;
@@ -38,6 +41,8 @@ export interface TopologyOptions {
   password?: string;
   /** Extra ACL users on every node, sentinels included. */
   aclUsers?: AclUser[];
+  /** Every node listens on a TLS port only and replicates over TLS; sentinelUrl is rediss-sentinel://. */
+  tls?: boolean;
   /** appendonly yes (with appendfsync 'always' or 'everysec'; true = everysec). */
   aof?: boolean | 'always' | 'everysec';
   /** SENTINEL DEBUG periods in ms; merged over the fast defaults below. */
@@ -62,13 +67,19 @@ export interface Topology {
   /** primary then replicas. */
   dataNodes: TopologyNode[];
   sentinels: TopologyNode[];
-  /** redis-sentinel://[:password@]127.0.0.1:p1,127.0.0.1:p2,...#masterName */
+  /** redis-sentinel://[:password@]127.0.0.1:p1,127.0.0.1:p2,...#masterName (rediss-sentinel:// with tls) */
   sentinelUrl: string;
+  /** With tls: the CA (PEM) of every node's certificate, for REDIS_TLS_CA. */
+  ca: string | undefined;
+  /** With tls: the certificate files (caFile for REDIS_TLS_CA). */
+  certs: CertFiles | undefined;
   startupMs: number;
+  /** Queries on the sentinels (who is primary, do they agree, what do they see). */
+  view: SentinelView;
   nodeByPort(port: number): TopologyNode | undefined;
   /** The primary per the first sentinel that answers (SENTINEL get-master-addr-by-name). */
   currentPrimary(): Promise<{ host: string; port: number; node: TopologyNode | undefined }>;
-  /** SENTINEL FAILOVER, then waitForPrimaryChange; ms is measured from the command. */
+  /** settled(), SENTINEL FAILOVER, then waitForPrimaryChange; ms is measured from the command. */
   failover(timeoutMs?: number): Promise<PrimaryChange & { previous: TopologyNode }>;
   /** Until every answering sentinel names one primary other than oldPort and that node says ROLE master. */
   waitForPrimaryChange(oldPort: number, timeoutMs?: number): Promise<PrimaryChange>;
@@ -84,6 +95,8 @@ export interface Topology {
 
 export async function startTopology(opts: TopologyOptions = {}): Promise<Topology> {
   const t0 = performance.now();
+  const tlsUnsupported = opts.tls ? await redisTlsUnsupported() : undefined;
+  if (tlsUnsupported) throw new Error(tlsUnsupported);
   const nReplicas = opts.replicas ?? 2;
   const nSentinels = opts.sentinels ?? 3;
   const masterName = opts.masterName ?? 'conveyor';
@@ -102,7 +115,15 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
   const primaryPort = dataPorts[0]!;
   const ids = sentinelPorts.map(() => sentinelId());
   const aofArgs = opts.aof ? ['--appendonly', 'yes', '--appendfsync', opts.aof === 'always' ? 'always' : 'everysec'] : [];
-  const common = { password: opts.password, aclUsers: opts.aclUsers };
+  const common = { password: opts.password, aclUsers: opts.aclUsers, tls: opts.tls };
+  let certs: CertFiles | undefined;
+  if (opts.tls) {
+    certs = await makeCerts(nodeDir('certs')).catch((err: Error) => {
+      rmSync(root, { recursive: true, force: true });
+      throw err;
+    });
+  }
+  const tls = certs && { certFile: certs.certFile, keyFile: certs.keyFile, caFile: certs.caFile, ca: certs.ca };
 
   const dataNodes: TopologyNode[] = [];
   const sentinels: TopologyNode[] = [];
@@ -110,7 +131,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     const port = dataPorts[i]!;
     const dir = nodeDir(`redis-${i}`);
     const configFile = writeDataNodeConf({ dir, replicaOf: i === 0 ? undefined : primaryPort, ...common });
-    const o = { port, dir, configFile, password: opts.password, args: aofArgs };
+    const o = { port, dir, configFile, password: opts.password, args: aofArgs, tls };
     dataNodes[i] = new TopologyNode(`redis-${i}`, 'data', o, await startRedis(o));
   };
   const startSentinel = async (i: number) => {
@@ -129,7 +150,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
       peers: sentinelPorts.flatMap((p, j) => (j === i ? [] : [{ port: p, id: ids[j]! }])),
       ...common,
     });
-    const o = { port, dir, configFile, sentinel: true, password: opts.password };
+    const o = { port, dir, configFile, sentinel: true, password: opts.password, tls };
     const node = new TopologyNode(`sentinel-${i}`, 'sentinel', o, await startRedis(o));
     sentinels[i] = node;
     await applyTimers(node);
@@ -139,6 +160,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     if (flat.length > 0) await s.call('SENTINEL', 'DEBUG', ...flat);
   };
 
+  const view = new SentinelView(sentinels, masterName);
   let stopped = false;
   const all = () => [...dataNodes, ...sentinels].filter((n) => n !== undefined);
   const self: Topology = {
@@ -151,15 +173,18 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     },
     dataNodes,
     sentinels,
+    ca: certs?.ca,
+    certs,
     sentinelUrl:
-      `redis-sentinel://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}` +
+      `${opts.tls ? 'rediss' : 'redis'}-sentinel://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}` +
       `${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}#${encodeURIComponent(masterName)}`,
     startupMs: 0,
+    view,
     nodeByPort: (port) => all().find((n) => n.port === port),
 
     async currentPrimary() {
-      for (const s of sentinels.filter((n) => n.answering())) {
-        const addr = await masterAddr(s).catch(() => undefined);
+      for (const s of view.answering()) {
+        const addr = await view.masterAddr(s).catch(() => undefined);
         if (addr) return { ...addr, node: self.nodeByPort(addr.port) };
       }
       throw new Error('no sentinel answered SENTINEL get-master-addr-by-name');
@@ -168,7 +193,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     async waitForPrimaryChange(oldPort, timeoutMs = 30_000) {
       const start = performance.now();
       const primary = await waitFor(`the sentinels to agree on a primary other than port ${oldPort}`, async () => {
-        const port = await agreedPrimaryPort();
+        const port = await view.agreedPrimaryPort();
         if (port === undefined || port === oldPort) return undefined;
         const node = self.nodeByPort(port);
         if (!node) throw new Error(`sentinels name port ${port}, not a node of this topology`);
@@ -178,17 +203,16 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
     },
 
     async failover(timeoutMs = 30_000) {
+      // A previous failover may still be reconfiguring replicas (the sentinels
+      // answer INPROG until it is done): start from a settled topology.
+      await self.settled(timeoutMs);
       const before = await self.currentPrimary();
       const start = performance.now();
-      // NOGOODSLAVE right after startup means a sentinel has no fresh INFO from a replica yet: retry.
+      // INPROG / NOGOODSLAVE (no fresh INFO from a replica yet) clear within a second or two: retry.
       await waitFor('a sentinel to accept SENTINEL FAILOVER', async () => {
-        const s = sentinels.find((n) => n.answering());
+        const s = view.answering()[0];
         if (!s) throw new Error('no sentinel is answering');
-        try {
-          await s.call('SENTINEL', 'FAILOVER', masterName);
-        } catch (err) {
-          if (!/INPROG/.test((err as Error).message)) throw err;
-        }
+        await s.call('SENTINEL', 'FAILOVER', masterName);
         return true;
       }, { timeoutMs: 10_000, intervalMs: 100 });
       const { primary } = await self.waitForPrimaryChange(before.port, timeoutMs);
@@ -198,20 +222,17 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
 
     async waitForReplica(node, timeoutMs = 30_000) {
       await waitFor(`${node.name} (port ${node.port}) to be a linked replica of the current primary`, async () => {
-        const primaryPort = await agreedPrimaryPort();
+        const primaryPort = await view.agreedPrimaryPort();
         const link = await node.replicaLink();
         if (!link || !link.connected || link.primaryPort !== primaryPort) return false;
-        for (const s of sentinels.filter((n) => n.answering())) {
-          const seen = ((await s.call('SENTINEL', 'REPLICAS', masterName)) as unknown[]).map(fieldsOf);
-          if (!seen.some((r) => Number(r.port) === node.port && r.flags === 'slave')) return false;
-        }
+        for (const s of view.answering()) if (!(await view.seesReplica(s, node))) return false;
         return true;
       }, { timeoutMs, intervalMs: 50 });
     },
 
     async settled(timeoutMs = 15_000) {
       await waitFor('the topology to settle (one primary, replicas linked, sentinels seeing every node)', async () => {
-        const primaryPort = await agreedPrimaryPort();
+        const primaryPort = await view.agreedPrimaryPort();
         const primary = primaryPort === undefined ? undefined : self.nodeByPort(primaryPort);
         if (!primary || !primary.answering() || (await primary.role()) !== 'master') return false;
         const replicas = dataNodes.filter((n) => n !== primary && n.answering());
@@ -219,10 +240,8 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
           const link = await r.replicaLink();
           if (!link?.connected || link.primaryPort !== primary.port) return false;
         }
-        const live = sentinels.filter((n) => n.answering());
-        for (const s of live) {
-          if (!(await sentinelSeesAll(s, replicas, live))) return false;
-        }
+        const live = view.answering();
+        for (const s of live) if (!(await view.seesAll(s, replicas, live))) return false;
         return true;
       }, { timeoutMs, intervalMs: 25 });
     },
@@ -241,29 +260,6 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
       forgetDir(root);
     },
   };
-
-  async function masterAddr(s: TopologyNode): Promise<{ host: string; port: number } | undefined> {
-    const r = (await s.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as string[] | null;
-    return r && r[0] && r[1] ? { host: r[0], port: Number(r[1]) } : undefined;
-  }
-
-  /** The primary port every answering sentinel names, or undefined while they disagree. */
-  async function agreedPrimaryPort(): Promise<number | undefined> {
-    const live = sentinels.filter((n) => n.answering());
-    if (live.length === 0) throw new Error('no sentinel is answering');
-    const ports = await Promise.all(live.map(async (s) => (await masterAddr(s))?.port));
-    return ports.every((p) => p !== undefined && p === ports[0]) ? ports[0] : undefined;
-  }
-
-  async function sentinelSeesAll(s: TopologyNode, replicas: TopologyNode[], live: TopologyNode[]): Promise<boolean> {
-    const master = fieldsOf(await s.call('SENTINEL', 'MASTER', masterName));
-    if (master.flags !== 'master') return false; // e.g. master,disconnected or s_down
-    const known = ((await s.call('SENTINEL', 'REPLICAS', masterName)) as unknown[]).map(fieldsOf);
-    for (const r of replicas) if (!known.some((k) => Number(k.port) === r.port && k.flags === 'slave')) return false;
-    const peers = ((await s.call('SENTINEL', 'SENTINELS', masterName)) as unknown[]).map(fieldsOf);
-    for (const p of live) if (p !== s && !peers.some((k) => Number(k.port) === p.port && k.flags === 'sentinel')) return false;
-    return true;
-  }
 
   try {
     await startData(0);

@@ -19,6 +19,8 @@ export interface DataNodeFile {
   replicaOf?: number;
   password?: string;
   aclUsers?: readonly AclUser[];
+  /** Replicate over TLS (the nodes listen on TLS ports only). */
+  tls?: boolean;
 }
 
 export interface SentinelFile {
@@ -35,6 +37,8 @@ export interface SentinelFile {
   peers: readonly { port: number; id: string }[];
   password?: string;
   aclUsers?: readonly AclUser[];
+  /** Talk TLS to the nodes and to the other sentinels. */
+  tls?: boolean;
 }
 
 /** A 40-hex id, the form `sentinel myid` wants. */
@@ -49,6 +53,7 @@ export function writeDataNodeConf(f: DataNodeFile): string {
     // Without this the first full sync waits 5 s for more replicas to join.
     'repl-diskless-sync-delay 0',
     ...(f.replicaOf !== undefined ? [`replicaof 127.0.0.1 ${f.replicaOf}`] : []),
+    ...(f.tls ? ['tls-replication yes'] : []),
     // masterauth on every node, the primary too: after a failover it becomes a replica.
     ...(f.password ? [`requirepass ${confQuote(f.password)}`, `masterauth ${confQuote(f.password)}`] : []),
     ...aclConfLines(f.aclUsers ?? []),
@@ -64,6 +69,8 @@ export function writeSentinelConf(f: SentinelFile): string {
   const lines = [
     'bind 127.0.0.1',
     `sentinel myid ${f.myId}`,
+    // In a Sentinel, tls-replication makes every outgoing link (nodes, peers) TLS.
+    ...(f.tls ? ['tls-replication yes'] : []),
     `sentinel monitor ${m} 127.0.0.1 ${f.primaryPort} ${f.quorum}`,
     `sentinel down-after-milliseconds ${m} ${f.downAfterMs}`,
     `sentinel failover-timeout ${m} ${f.failoverTimeoutMs}`,

@@ -139,11 +139,3 @@ export class TopologyNode {
     this.isPaused = false;
   }
 }
-
-/** SENTINEL replies come as flat [key, value, key, value] arrays. */
-export function fieldsOf(reply: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!Array.isArray(reply)) return out;
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
-  return out;
-}
