@@ -139,8 +139,15 @@ export class Inspector {
   /** One job, wherever it is: its queue, or its dead letters. */
   async getJob(queue: string, id: string): Promise<JobView | undefined> {
     assertQueueName(queue);
-    const job = await this.queues.source(queue).getJob(id);
-    if (job) return toJobView(queue, job, toState(await job.getState()));
+    const source = this.queues.source(queue);
+    // State first, then the hash: a job that is completed stays completed, so
+    // its hash already holds the result. (Hash first could pair an active
+    // job's hash, without its return value, with a later "completed".)
+    const state = await source.getJobState(id);
+    if (state !== 'unknown') {
+      const job = await source.getJob(id);
+      if (job) return toJobView(queue, job, toState(state));
+    }
     const dead = await this.queues.dead(queue).getJob(id);
     if (dead) {
       const d = toDeadLetter(queue, dead);
