@@ -10,6 +10,8 @@ import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts'
 import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import type { JobView } from '#shared/queue/inspector.ts';
+import { WorkerHost } from '#shared/runtime/worker-host.ts';
+import { silentLogger } from '#shared/log.ts';
 
 let redis: RedisProcess;
 let core: Core;
@@ -99,4 +101,27 @@ test('past SHUTDOWN_GRACE_MS the worker exits 0 at once and the unfinished job r
   const done = await jobIn(q, id, 'completed');
   assert.deepEqual(done.returnValue, { slept: 5000 });
   assert.notEqual(done.processedAt, firstRun.processedAt, 'it ran again');
+});
+
+test('a handler that ignores the abort signal does not hold the stop past grace + 2 s; its job is handed back', async () => {
+  const q = uniqueQueue('stubborn');
+  const host = new WorkerHost({
+    config: testConfig(redis.url, { SHUTDOWN_GRACE_MS: '200' }),
+    handlers: { stubborn: () => new Promise(() => {}) },
+    logger: silentLogger,
+    queues: [q],
+  });
+  await host.stop(); // safe before start: a no-op
+  const fresh = new WorkerHost({ config: testConfig(redis.url, { SHUTDOWN_GRACE_MS: '200' }), handlers: { stubborn: () => new Promise(() => {}) }, logger: silentLogger, queues: [q] });
+  await fresh.start();
+  const { id } = await core.producer.enqueue(q, { name: 'stubborn', opts: { attempts: 1 } });
+  await jobIn(q, id, 'active');
+  const started = Date.now();
+  await Promise.all([fresh.stop(), fresh.stop()]); // idempotent
+  const took = Date.now() - started;
+  console.log(`  stubborn handler: stop() took ${took} ms with a 200 ms grace`);
+  assert.ok(took < 200 + 2000 + 1000, `stop took ${took} ms`);
+  const back = await core.inspector.getJob(q, id);
+  assert.equal(back?.state, 'waiting');
+  assert.equal(back?.attemptsMade, 0);
 });

@@ -31,8 +31,27 @@ export interface WorkerStats {
 
 /** A job this process is running, with the lock token that lets it hand the job back. */
 interface Running {
+  queue: string;
   job: Job;
   token: string | undefined;
+}
+
+/** BullMQ's Worker plus the two handles a shutdown deadline needs (its lock manager is protected). */
+class HostedWorker extends Worker {
+  /** Stops renewing the lock of a job handed back to its queue. */
+  forgetJob(jobId: string): void {
+    this.lockManager.untrackJob(jobId);
+  }
+
+  /**
+   * Past the deadline, with handlers that ignore their abort signal, close()
+   * never resolves: stop the lock renewals and the stalled check ourselves so
+   * no timer of this worker outlives stop().
+   */
+  async abandon(): Promise<void> {
+    await this.pause(true).catch(() => {});
+    await this.lockManager.close();
+  }
 }
 
 /** After the grace period, how long force-closing may take before the process gives up on it. */
@@ -46,7 +65,7 @@ export class WorkerHost implements Service {
   readonly stats: WorkerStats = { processed: 0, failed: 0, active: 0 };
   private readonly opts: WorkerHostOptions;
   private readonly log: Logger;
-  private readonly workers = new Map<string, Worker>();
+  private readonly workers = new Map<string, HostedWorker>();
   private conn: RedisConnection | undefined;
   private queueSet: QueueSet | undefined;
   private deadLetters: DeadLetters | undefined;
@@ -88,12 +107,12 @@ export class WorkerHost implements Service {
     this.log.info({ queues: this.queues, concurrency: config.concurrency }, 'worker started');
   }
 
-  private createWorker(queue: string): Worker {
+  private createWorker(queue: string): HostedWorker {
     const { config, handlers } = this.opts;
     const log = this.log.child({ queue });
     const processor = async (job: Job, token?: string): Promise<unknown> => {
       const key = `${queue}\u0000${job.id}`;
-      this.running.set(key, { job, token });
+      this.running.set(key, { queue, job, token });
       this.stats.active = this.running.size;
       try {
         let result: unknown;
@@ -113,7 +132,7 @@ export class WorkerHost implements Service {
         this.stats.active = this.running.size;
       }
     };
-    const worker = new Worker(bullName(queue), processor, {
+    const worker = new HostedWorker(bullName(queue), processor, {
       connection: this.conn!,
       prefix: PREFIX,
       name: this.id,
@@ -199,6 +218,7 @@ export class WorkerHost implements Service {
       this.forceStop.abort(new Error('worker stopping: grace period over'));
       if ((await raceTimeout(graceful, FORCE_CLOSE_MS)) === 'timeout') {
         this.log.warn({ active: this.running.size }, 'handlers ignored the abort signal; closing anyway');
+        await Promise.all([...this.workers.values()].map((w) => w.abandon()));
       }
     }
     this.workers.clear();
@@ -222,6 +242,7 @@ export class WorkerHost implements Service {
         if (!r.token) return;
         try {
           await r.job.moveToWait(r.token);
+          this.workers.get(r.queue)?.forgetJob(String(r.job.id));
           moved++;
         } catch (err) {
           this.log.warn({ jobId: r.job.id, err: String(err) }, 'could not hand the job back; it runs again when its lock lapses');
