@@ -3,8 +3,6 @@
  * DASHBOARD_PASSWORD there is no login, so it listens on 127.0.0.1 only and
  * says so.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig, describeConfig, type Config } from '#shared/config/config.ts';
 import { createLogger, type Logger } from '#shared/log.ts';
 import { createRedis, closeRedis, waitUntilReady, type RedisConnection } from '#shared/redis/connections.ts';
@@ -12,13 +10,14 @@ import { QueueSet } from '#shared/queue/queue-set.ts';
 import { Inspector } from '#shared/queue/inspector.ts';
 import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import type { Service } from '#shared/runtime/service.ts';
+import { HttpService } from '#shared/runtime/http-service.ts';
 import { isConveyorError } from '#shared/errors.ts';
 import { createApp } from './app.ts';
 
 class DashboardService implements Service {
   private conn: RedisConnection | undefined;
   private queues: QueueSet | undefined;
-  private server: Server | undefined;
+  private http: HttpService | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -38,26 +37,18 @@ class DashboardService implements Service {
     if (!auth) {
       log.warn('DASHBOARD_USER and DASHBOARD_PASSWORD are unset: no login, so the dashboard listens on 127.0.0.1 only');
     }
-    const server = app.listen(config.dashboardPort, host);
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
+    this.http = new HttpService({
+      handler: app,
+      port: config.dashboardPort,
+      host,
+      graceMs: 2000,
+      onListening: (port) => log.info({ url: `http://127.0.0.1:${port}`, host, login: Boolean(auth) }, 'listening'),
     });
-    const port = (server.address() as AddressInfo).port;
-    log.info({ url: `http://127.0.0.1:${port}`, host, login: Boolean(auth) }, 'listening');
+    await this.http.start();
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
-      // Board pages poll; idle keep-alive sockets would hold close() open.
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 2000).unref();
-      await closed;
-    }
+    await this.http?.stop();
     await this.queues?.close();
     this.queues = undefined;
     await closeRedis(this.conn);
