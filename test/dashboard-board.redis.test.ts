@@ -8,6 +8,10 @@ import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fi
 import { spawnConveyor, listeningUrl } from '#shared/testing/processes.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
+import { freePort } from '#shared/testing/free-port.ts';
+import { createRedis, closeRedis } from '#shared/redis/connections.ts';
+import { QueueSet } from '#shared/queue/queue-set.ts';
+import { Inspector } from '#shared/queue/inspector.ts';
 import { createApp } from '../dashboard/app.ts';
 
 const USER = 'admin';
@@ -190,6 +194,28 @@ test('without a configured user the app needs no login', async () => {
   assert.match(html, new RegExp(`data-queue="${q}"`));
   assert.doesNotMatch(html, /action="\/logout"/);
   assert.ok((await boardQueues(base)).some((x) => x.name === `{${q}}.dead`));
+});
+
+test('with Redis unreachable the overview answers 503 with Retry-After, not a hang or a 500', async () => {
+  const config = testConfig(`redis://127.0.0.1:${await freePort()}`, { REDIS_COMMAND_TIMEOUT_MS: '300' });
+  const conn = createRedis(config.redis, { role: 'inspector', commandTimeoutMs: config.redisCommandTimeoutMs });
+  const queues = new QueueSet(conn);
+  try {
+    const app = createApp({ queues, inspector: new Inspector(queues), logger: silentLogger, redisLabel: config.redis.redacted });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    servers.push(server);
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const html = await fetch(`${base}/`, { headers: { accept: 'text/html' } });
+    assert.equal(html.status, 503);
+    assert.equal(html.headers.get('retry-after'), '5');
+    assert.match(await html.text(), /Redis is unavailable/);
+    const json = await fetch(`${base}/`);
+    assert.equal(((await json.json()) as { error: { code: string } }).error.code, 'REDIS_UNAVAILABLE');
+  } finally {
+    await queues.close();
+    await closeRedis(conn);
+  }
 });
 
 test('dashboard/main.ts without DASHBOARD_USER warns and listens on 127.0.0.1 only; with it, on every interface', async () => {
