@@ -8,6 +8,7 @@ import { QueueSet } from '#shared/queue/queue-set.ts';
 import { Producer } from '#shared/queue/producer.ts';
 import { Inspector } from '#shared/queue/inspector.ts';
 import { Schedules } from '#shared/queue/schedules.ts';
+import { applyScheduleFile } from '#shared/queue/schedule-file.ts';
 import { Metrics } from '#shared/metrics.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
@@ -59,6 +60,10 @@ try {
       {
         async start() {
           await waitUntilReady(conn, config.redis.redacted);
+          if (config.schedulesFile) {
+            const r = await applyScheduleFile(schedules, config.schedulesFile, { maxPayloadBytes: config.maxPayloadBytes, logger: log });
+            log.info({ applied: r.applied, removed: r.removed }, 'SCHEDULES file applied');
+          }
           await http.start();
         },
         async stop() {

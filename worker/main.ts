@@ -2,6 +2,7 @@
 import { loadConfig, describeConfig } from '#shared/config/config.ts';
 import { createLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
+import { ScheduleKeeper } from '#shared/runtime/schedule-keeper.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 
@@ -15,7 +16,7 @@ try {
   log.info({ config: describeConfig(config) }, 'config');
   const handlers = await resolveHandlers(config.httpAllowedHosts, config.handlersPath);
   log.info({ handlers: Object.keys(handlers).sort() }, 'handlers loaded');
-  await runUntilSignalled([new WorkerHost({ config, handlers, logger: log })], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
+  await runUntilSignalled([new ScheduleKeeper(config, log), new WorkerHost({ config, handlers, logger: log })], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
   reportStartFailure(log, err);
   process.exit(2);

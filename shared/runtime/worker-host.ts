@@ -3,6 +3,7 @@
  * Conveyor's additions: dispatch by job name, timeouts, dead letters, quick
  * stalled-job recovery and a graceful stop with a deadline.
  */
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Worker, WaitingError, type Job } from 'bullmq';
@@ -27,6 +28,21 @@ export interface WorkerStats {
   processed: number;
   failed: number;
   active: number;
+}
+
+/**
+ * What a WorkerHost tells the parts of the process built around it (fleet
+ * heartbeat, metrics, watchdog): they subscribe; the host knows none of them.
+ * No listener may do Redis work per job: the hot path stays BullMQ's.
+ */
+export interface WorkerHostEvents {
+  started: [];
+  'job-active': [queue: string, job: Job];
+  'job-completed': [queue: string, job: Job, durationMs: number];
+  'job-failed': [queue: string, job: Job, err: Error, final: boolean];
+  'worker-error': [queue: string, err: Error];
+  stopping: [];
+  stopped: [];
 }
 
 /** A job this process is running, with the lock token that lets it hand the job back. */
@@ -60,7 +76,7 @@ const FORCE_CLOSE_MS = 2000;
 /** How often each process repairs dead letters a crash left in a failed set. */
 const SWEEP_INTERVAL_MS = 30_000;
 
-export class WorkerHost implements Service {
+export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Service {
   readonly id: string;
   readonly stats: WorkerStats = { processed: 0, failed: 0, active: 0 };
   private readonly opts: WorkerHostOptions;
@@ -79,6 +95,7 @@ export class WorkerHost implements Service {
   private stopping: Promise<void> | undefined;
 
   constructor(opts: WorkerHostOptions) {
+    super();
     this.opts = opts;
     this.id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.log = opts.logger.child({ worker: this.id });
@@ -105,6 +122,26 @@ export class WorkerHost implements Service {
     void this.sweep();
     this.state = 'running';
     this.log.info({ queues: this.queues, concurrency: config.concurrency }, 'worker started');
+    this.emit('started');
+  }
+
+  /** The process's worker connection (for parts like the heartbeat; do not close it). */
+  get connection(): RedisConnection | undefined {
+    return this.conn;
+  }
+
+  get config(): Readonly<Config> {
+    return this.opts.config;
+  }
+
+  /** running | stopping | ... */
+  get lifecycle(): string {
+    return this.state;
+  }
+
+  /** The BullMQ workers by queue (read-only use: isRunning, isPaused). */
+  bullWorkers(): ReadonlyMap<string, Worker> {
+    return this.workers;
   }
 
   private createWorker(queue: string): HostedWorker {
@@ -114,6 +151,7 @@ export class WorkerHost implements Service {
       const key = `${queue}\u0000${job.id}`;
       this.running.set(key, { queue, job, token });
       this.stats.active = this.running.size;
+      this.emit('job-active', queue, job);
       try {
         let result: unknown;
         try {
@@ -145,13 +183,15 @@ export class WorkerHost implements Service {
       maxStalledCount: 3,
       autorun: true,
     });
-    worker.on('completed', () => {
+    worker.on('completed', (job) => {
       this.stats.processed++;
+      this.emit('job-completed', queue, job, job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0);
     });
     worker.on('failed', (job, err) => {
       if (!job) return; // a stalled job failed by the checker: the sweep buries it
       this.stats.failed++;
       const final = Boolean(job.finishedOn);
+      this.emit('job-failed', queue, job, err, final);
       log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
       if (final) {
         this.deadLetters!.bury(queue, String(job.id)).catch((e: unknown) => {
@@ -160,6 +200,7 @@ export class WorkerHost implements Service {
       }
     });
     worker.on('error', (err) => {
+      this.emit('worker-error', queue, err);
       log.warn({ err: err.message }, 'worker error');
     });
     return worker;
@@ -200,6 +241,7 @@ export class WorkerHost implements Service {
       return;
     }
     this.state = 'stopping';
+    this.emit('stopping');
     clearInterval(this.sweepTimer);
     const grace = this.opts.config.shutdownGraceMs;
     this.log.info({ graceMs: grace, active: this.running.size }, 'stopping worker');
@@ -226,6 +268,7 @@ export class WorkerHost implements Service {
     await closeRedis(this.conn);
     this.state = 'stopped';
     this.log.info('worker stopped');
+    this.emit('stopped');
   }
 
   /**
