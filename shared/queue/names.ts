@@ -50,11 +50,24 @@ export const keys = {
   queueRegistry: `${PREFIX}:queues`,
   /** A BullMQ job hash (used for the cheap existence check of idempotent enqueues). */
   job: (queue: string, id: string) => `${PREFIX}:${bullName(queue)}:${id}`,
-  /** Worker heartbeats (one key per process, with a TTL). */
-  workerBeat: (workerId: string) => `${PREFIX}:workers:${workerId}`,
-  workerBeatPattern: `${PREFIX}:workers:*`,
-  /** Control channel: commands for worker processes (quiet, stop). */
+  /**
+   * The fleet: every key under one hash tag, so a beat is one MULTI even on
+   * Redis Cluster. Reading the fleet never SCANs: the index names the live ids.
+   * ("conveyor:fleet:{fleet}:..." cannot collide with a queue's BullMQ keys,
+   * which all start "conveyor:{".)
+   */
+  /** Worker heartbeat (one key per process, with a TTL: a dead process disappears by itself). */
+  workerBeat: (workerId: string) => `${PREFIX}:fleet:{fleet}:worker:${workerId}`,
+  /** Sorted set: worker id → time of its last beat (ms). */
+  workerIndex: `${PREFIX}:fleet:{fleet}:workers`,
+  /** A command waiting for one worker (quiet, stop); read and deleted by its next beat. */
+  workerCommand: (workerId: string) => `${PREFIX}:fleet:{fleet}:command:${workerId}`,
+  /** Hash of jobs processed / failed / dead-lettered per queue in one minute (epoch minute). */
+  throughput: (minute: number) => `${PREFIX}:fleet:{fleet}:throughput:${minute}`,
+  /** Control channel: commands for worker processes (quiet, stop), delivered at once. */
   controlChannel: `${PREFIX}:control`,
+  /** List of dashboard operator actions, newest first, capped. */
+  audit: `${PREFIX}:audit`,
   /** Hash of every cron schedule: schedule id → its definition and state (JSON); it finds a schedule's queue. */
   schedules: `${PREFIX}:schedules`,
   /** Short lock (SET NX PX) serialising changes to one schedule across processes. */
