@@ -25,6 +25,9 @@ export const ERROR_CODES = {
   // auth
   UNAUTHORIZED: { status: 401, summary: 'No valid bearer token was given.' },
   FORBIDDEN: { status: 403, summary: 'The token is valid but lacks the scope this request needs.' },
+  CSRF_TOKEN_INVALID: { status: 403, summary: 'A dashboard form or action came without the session\'s CSRF token (or with a wrong one); reload the page and try again.' },
+  READ_ONLY_USER: { status: 403, summary: 'The dashboard user is read-only (DASHBOARD_READONLY_USERS): it sees everything and changes nothing.' },
+  LOGIN_RATE_LIMITED: { status: 429, summary: 'Too many failed dashboard logins from this address or for this user; wait for the time in Retry-After.' },
   // lookups
   NOT_FOUND: { status: 404, summary: 'No such route.' },
   QUEUE_NOT_FOUND: { status: 404, summary: 'No queue of that name exists.' },

@@ -34,6 +34,14 @@ export interface Config {
   dashboardPassword: string | undefined;
   /** Key for the dashboard's session cookies; unset = a random key per process (sessions end on restart). */
   dashboardSessionSecret: string | undefined;
+  /** DASHBOARD_READONLY_USERS: dashboard users who see everything and change nothing. */
+  dashboardReadonlyUsers: readonly { user: string; password: string }[];
+  /** DASHBOARD_ALERT_WAITING_MS: the overview warns when a queue's oldest waiting job is older than this. */
+  dashboardAlertWaitingMs: number;
+  /** HEARTBEAT_INTERVAL_MS: how often a worker process writes its heartbeat (and reads commands). */
+  heartbeatIntervalMs: number;
+  /** HEARTBEAT_TTL_MS: a worker whose heartbeat is older than this has left the fleet. */
+  heartbeatTtlMs: number;
   /** npm start's own Redis (when REDIS_URL is unset): its port and the folder holding its data. */
   localRedisPort: number;
   conveyorHome: string;
@@ -138,6 +146,28 @@ export function parseApiTokens(raw: string | undefined): ApiToken[] {
   return tokens;
 }
 
+/**
+ * DASHBOARD_READONLY_USERS="user:password,...": a user name ends at the first
+ * ":" (so passwords may hold ":"), entries are separated by "," (so passwords
+ * may not). Names are unique and differ from DASHBOARD_USER.
+ */
+export function parseReadonlyUsers(raw: string | undefined, adminUser: string | undefined): { user: string; password: string }[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const users: { user: string; password: string }[] = [];
+  raw.split(',').forEach((entry, i) => {
+    if (entry.trim() === '') return;
+    const colon = entry.indexOf(':');
+    const user = colon === -1 ? '' : entry.slice(0, colon).trim();
+    const password = colon === -1 ? '' : entry.slice(colon + 1);
+    const which = `DASHBOARD_READONLY_USERS entry ${i + 1}${user ? ` ("${user}")` : ''}`;
+    if (!user || !password) throw new ConveyorError('CONFIG_INVALID', `${which} is invalid: each entry is "user:password".`, { variable: 'DASHBOARD_READONLY_USERS' });
+    if (user === adminUser) throw new ConveyorError('CONFIG_INVALID', `${which} is invalid: "${user}" is DASHBOARD_USER already; a user has one role.`, { variable: 'DASHBOARD_READONLY_USERS' });
+    if (users.some((u) => u.user === user)) throw new ConveyorError('CONFIG_INVALID', `${which} is invalid: "${user}" appears twice.`, { variable: 'DASHBOARD_READONLY_USERS' });
+    users.push({ user, password });
+  });
+  return users;
+}
+
 function readCa(path: string | undefined): string | undefined {
   if (!path) return undefined;
   try {
@@ -185,6 +215,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     throw bad('DASHBOARD_SESSION_SECRET', '***', 'use at least 16 random characters');
   }
 
+  const readonlyUsers = parseReadonlyUsers(env.DASHBOARD_READONLY_USERS, user);
+  const heartbeatIntervalMs = int(env, 'HEARTBEAT_INTERVAL_MS', 5000, 50, 600_000);
+  const heartbeatTtlMs = int(env, 'HEARTBEAT_TTL_MS', heartbeatIntervalMs * 3, 100, 3600_000);
+  if (heartbeatTtlMs <= heartbeatIntervalMs) {
+    throw bad('HEARTBEAT_TTL_MS', String(heartbeatTtlMs), `it must be longer than HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}), or every worker flickers out of the fleet between beats`);
+  }
+
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw bad('LOG_LEVEL', logLevel, 'expected one of fatal, error, warn, info, debug, trace, silent');
@@ -201,6 +238,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dashboardUser: user,
     dashboardPassword: password,
     dashboardSessionSecret: sessionSecret,
+    dashboardReadonlyUsers: readonlyUsers,
+    dashboardAlertWaitingMs: int(env, 'DASHBOARD_ALERT_WAITING_MS', 300_000, 1000, 30 * 24 * 3600_000),
+    heartbeatIntervalMs,
+    heartbeatTtlMs,
     localRedisPort,
     conveyorHome: env.CONVEYOR_HOME?.trim() || '.conveyor',
     queues: queues.length > 0 ? queues : ['default'],
@@ -241,6 +282,9 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     dashboardUser: config.dashboardUser,
     dashboardPassword: config.dashboardPassword ? '***' : undefined,
     dashboardSessionSecret: config.dashboardSessionSecret ? '***' : undefined,
+    dashboardReadonlyUsers: config.dashboardReadonlyUsers.map((u) => `${u.user}:***`),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    heartbeatTtlMs: config.heartbeatTtlMs,
     queues: config.queues,
     concurrency: config.concurrency,
     handlersPath: config.handlersPath,
