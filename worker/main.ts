@@ -3,6 +3,7 @@ import { loadConfig, describeConfig } from '#shared/config/config.ts';
 import { createLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
 import { ScheduleKeeper } from '#shared/runtime/schedule-keeper.ts';
+import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 
@@ -16,7 +17,10 @@ try {
   log.info({ config: describeConfig(config) }, 'config');
   const handlers = await resolveHandlers(config.httpAllowedHosts, config.handlersPath);
   log.info({ handlers: Object.keys(handlers).sort() }, 'handlers loaded');
-  await runUntilSignalled([new ScheduleKeeper(config, log), new WorkerHost({ config, handlers, logger: log })], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
+  const host = new WorkerHost({ config, handlers, logger: log });
+  // Fleet heartbeat; a "stop" from the board shuts the process down as SIGTERM does.
+  attachHeartbeat(host, { logger: log, onStop: () => process.kill(process.pid, 'SIGTERM') });
+  await runUntilSignalled([new ScheduleKeeper(config, log), host], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
   reportStartFailure(log, err);
   process.exit(2);
