@@ -10,7 +10,8 @@ import type { Inspector } from '#shared/queue/inspector.ts';
 import type { Metrics } from '#shared/metrics.ts';
 import type { PrimaryStatus } from '#shared/redis/topology.ts';
 import type { Schedules } from '#shared/queue/schedules.ts';
-import { errorHandler, notFound } from './http-errors.ts';
+import { errorHandler, notFound, sendError } from './http-errors.ts';
+import { requestTimeout } from './request-input.ts';
 import { mountRoutes } from './routes/index.ts';
 
 export interface AppDeps {
@@ -31,6 +32,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   // Plain key=value query strings: no nested objects from ?a[b]=c.
   app.set('query parser', 'simple');
+
+  const timeoutMs = deps.config.requestTimeoutMs;
+  app.use(requestTimeout(timeoutMs, (res) => sendError(res, 'REQUEST_TIMEOUT', `the request was not answered within REQUEST_TIMEOUT_MS=${timeoutMs} ms; retry later`)));
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();

@@ -46,6 +46,7 @@ export function toHttpError(err: unknown, redisLabel: string): HttpError & { bug
   const status = ERROR_CODES[e.code].status;
   const headers: Record<string, string> = {};
   if (status === 503) headers['Retry-After'] = '1';
+  if (status === 429) headers['Retry-After'] = String(e.details?.retryAfter ?? 1);
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   // Anything answered with 500 is a bug worth a stack in the log, whatever its code.
   return { status, code: e.code, message: e.message, headers, bug: status === 500 };
@@ -54,6 +55,7 @@ export function toHttpError(err: unknown, redisLabel: string): HttpError & { bug
 export function sendError(res: Response, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
   const status = ERROR_CODES[code].status;
   if (status === 503 && !headers['Retry-After']) headers['Retry-After'] = '1';
+  if (status === 429 && !headers['Retry-After']) headers['Retry-After'] = '1';
   if (status === 401 && !headers['WWW-Authenticate']) headers['WWW-Authenticate'] = 'Bearer';
   res.status(status).set(headers).json({ error: { code, message } });
 }
@@ -65,6 +67,8 @@ export function errorHandler(logger: Logger, redisLabel: string): ErrorRequestHa
   let unlogged = 0;
   return (err, req, res, next) => {
     if (res.headersSent) {
+      // The request already got its 503 REQUEST_TIMEOUT; the route's late error has no one to go to.
+      if (res.locals.timedOut) return;
       next(err);
       return;
     }

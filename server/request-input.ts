@@ -3,24 +3,28 @@
  * and paging. Everything here throws ConveyorErrors before any Redis call, so
  * bad input changes nothing.
  */
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { ConveyorError } from '#shared/errors.ts';
 import { assertQueueName } from '#shared/queue/producer.ts';
 import { JOB_STATES, isReservedJobId, type JobState } from '#shared/queue/inspector.ts';
 import { isWrongType } from '#shared/redis/failures.ts';
+import { withinDepth } from '#shared/queue/json-depth.ts';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
 export const MAX_OFFSET = 1_000_000_000;
+/** Deepest nesting of a request body when the route names no other (MAX_JSON_DEPTH's default). */
+export const DEFAULT_MAX_DEPTH = 64;
 
 /** Requests whose body was present but empty (body-parser turns "" into {}). */
 const emptyBodies = new WeakSet<Request>();
 
 /**
  * The JSON body of an enqueue route: application/json only (415 otherwise),
- * at most limitBytes (413), valid JSON (400 INVALID_JSON), not empty.
+ * at most limitBytes (413), valid JSON (400 INVALID_JSON), not empty, nested
+ * at most maxDepth levels (400 INVALID_REQUEST naming MAX_JSON_DEPTH).
  */
-export function jsonBody(limitBytes: number): RequestHandler {
+export function jsonBody(limitBytes: number, maxDepth = DEFAULT_MAX_DEPTH): RequestHandler {
   const parse = express.json({
     limit: limitBytes,
     strict: true,
@@ -42,6 +46,10 @@ export function jsonBody(limitBytes: number): RequestHandler {
       }
       if (req.body === undefined || emptyBodies.has(req)) {
         next(new ConveyorError('INVALID_REQUEST', 'the request body is empty; send a JSON object'));
+        return;
+      }
+      if (!withinDepth(req.body, maxDepth)) {
+        next(new ConveyorError('INVALID_REQUEST', `the body nests arrays and objects more than ${maxDepth} levels deep; the limit is MAX_JSON_DEPTH=${maxDepth}`, { limit: maxDepth }));
         return;
       }
       next();
@@ -124,4 +132,25 @@ export function stateParam(req: Request): JobState {
     throw new ConveyorError('INVALID_REQUEST', `query parameter "state" must be one of ${JOB_STATES.join(', ')}, not ${JSON.stringify(s)}`);
   }
   return s as JobState;
+}
+
+/**
+ * REQUEST_TIMEOUT_MS: a request not answered in time gets 503 REQUEST_TIMEOUT
+ * with Retry-After (Redis slow or unreachable), never a hang; whatever the
+ * route does later is dropped (res.locals.timedOut tells the error handler).
+ */
+export function requestTimeout(ms: number, answer: (res: Response) => void): RequestHandler {
+  return (_req, res, next) => {
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      res.locals.timedOut = true;
+      res.set('Connection', 'close');
+      answer(res);
+    }, ms);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    res.on('finish', clear);
+    res.on('close', clear);
+    next();
+  };
 }

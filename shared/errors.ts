@@ -21,10 +21,12 @@ export const ERROR_CODES = {
   INVALID_JOB_ID: { status: 400, summary: 'Job ids are 1-128 printable characters, not an integer and without ":".' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body must be application/json.' },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The job payload or the request body is larger than MAX_PAYLOAD_BYTES allows.' },
+  PAYLOAD_INVALID: { status: 422, summary: 'The job data does not match the JSON Schema its job name declares (the message names the path of the first error).' },
   INVALID_CRON: { status: 422, summary: 'A schedule\'s cron expression or timezone is not valid.' },
   // auth
   UNAUTHORIZED: { status: 401, summary: 'No valid bearer token was given.' },
-  FORBIDDEN: { status: 403, summary: 'The token is valid but lacks the scope this request needs.' },
+  FORBIDDEN: { status: 403, summary: 'The token is valid but lacks the scope this request needs (or holds it only on other queues).' },
+  RATE_LIMITED: { status: 429, summary: 'The token sent more requests per second than API_RATE_LIMIT allows; retry after the Retry-After seconds.' },
   CSRF_TOKEN_INVALID: { status: 403, summary: 'A dashboard form or action came without the session\'s CSRF token (or with a wrong one); reload the page and try again.' },
   READ_ONLY_USER: { status: 403, summary: 'The dashboard user is read-only (DASHBOARD_READONLY_USERS): it sees everything and changes nothing.' },
   LOGIN_RATE_LIMITED: { status: 429, summary: 'Too many failed dashboard logins from this address or for this user; wait for the time in Retry-After.' },
@@ -43,6 +45,7 @@ export const ERROR_CODES = {
   HTTP_STATUS: { status: 500, summary: 'The http handler got a non-2xx answer.' },
   INVALID_HANDLER: { status: 500, summary: 'A module named by HANDLERS does not export handlers in a supported shape.' },
   // anything else
+  REQUEST_TIMEOUT: { status: 503, summary: 'The request was not answered within REQUEST_TIMEOUT_MS (Redis slow or unreachable); retry later.' },
   SHUTTING_DOWN: { status: 503, summary: 'The process is shutting down and takes no new work.' },
   INTERNAL: { status: 500, summary: 'A bug: an unexpected error. The log has the details.' },
 } as const satisfies Record<string, { status: number; summary: string }>;

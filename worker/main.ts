@@ -4,6 +4,7 @@ import { createLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
 import { ScheduleKeeper } from '#shared/runtime/schedule-keeper.ts';
 import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
+import { WorkerMetrics } from '#shared/runtime/worker-metrics.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 
@@ -20,7 +21,9 @@ try {
   const host = new WorkerHost({ config, handlers, logger: log });
   // Fleet heartbeat; a "stop" from the board shuts the process down as SIGTERM does.
   attachHeartbeat(host, { logger: log, onStop: () => process.kill(process.pid, 'SIGTERM') });
-  await runUntilSignalled([new ScheduleKeeper(config, log), host], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
+  // GET /metrics on METRICS_PORT (nothing without it); listens before the host starts, stops after it.
+  const metrics = new WorkerMetrics({ config, host, handlerNames: Object.keys(handlers), logger: log });
+  await runUntilSignalled([metrics, new ScheduleKeeper(config, log), host], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
   reportStartFailure(log, err);
   process.exit(2);

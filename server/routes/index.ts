@@ -6,6 +6,7 @@
 import { Router, type Express } from 'express';
 import type { AppDeps } from '../app.ts';
 import { authenticate } from '../auth.ts';
+import { rateLimit } from '../rate-limit.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { openApiDocument } from '../openapi.ts';
 import { healthRoutes } from './health.ts';
@@ -31,5 +32,7 @@ export function mountRoutes(app: Express, deps: AppDeps): void {
   });
   app.all('/v1/openapi.json', methodNotAllowed('GET'));
   app.use('/v1', authenticate(deps.config.apiTokens));
+  // After authentication: the limit is per token (all anonymous callers share one bucket).
+  app.use('/v1', rateLimit(deps.config.apiRateLimit));
   for (const routes of V1_ROUTES) app.use('/v1', routes(deps));
 }

@@ -28,7 +28,7 @@ function countFailure(metrics: Metrics, err: unknown, jobs: number): void {
 export function jobRoutes(deps: AppDeps): Router {
   const { producer, inspector, metrics } = deps;
   const r = Router();
-  const body = jsonBody(bodyLimitBytes(deps.config.maxPayloadBytes));
+  const body = jsonBody(bodyLimitBytes(deps.config.maxPayloadBytes), deps.config.maxJsonDepth);
 
   r.post('/queues/:queue/jobs', requireScope('enqueue'), body, async (req, res) => {
     try {

@@ -1,7 +1,7 @@
 /** Queues: list with counts, one queue, pause and resume. */
 import { Router } from 'express';
 import type { AppDeps } from '../app.ts';
-import { requireScope } from '../auth.ts';
+import { queueFilterOf, requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { queueParam } from '../request-input.ts';
 
@@ -10,7 +10,9 @@ export function queueRoutes(deps: AppDeps): Router {
   const r = Router();
 
   r.get('/queues', requireScope('read'), async (_req, res) => {
-    res.json({ queues: await inspector.listQueues() });
+    // A token with read@pattern sees the queues its pattern matches.
+    const visible = queueFilterOf(res, 'read');
+    res.json({ queues: (await inspector.listQueues()).filter((q) => visible(q.name)) });
   });
 
   r.get('/queues/:queue', requireScope('read'), async (req, res) => {

@@ -12,11 +12,27 @@ export const ALL_SCOPES: readonly Scope[] = Object.freeze(['enqueue', 'read', 'a
 /** Shortest token accepted: a short bearer token is guessable. */
 export const MIN_TOKEN_LENGTH = 8;
 
+/**
+ * One right of a token: a scope, on every queue or only on queues matching a
+ * pattern (`enqueue@emails.*`: `*` stands for any run of queue-name characters).
+ */
+export interface Grant {
+  scope: Scope;
+  /** Queue pattern; undefined = every queue. */
+  queues: string | undefined;
+}
+
 export interface ApiToken {
   name: string;
   token: string;
+  /** The scopes the token holds on at least one queue (see grants for where). */
   scopes: readonly Scope[];
+  /** Each scope with the queues it covers; a bare token has every scope on every queue. */
+  grants: readonly Grant[];
 }
+
+/** Queue patterns in API_TOKENS: queue-name characters and `*`, at most 64 characters. */
+const QUEUE_PATTERN = /^[A-Za-z0-9._*-]{1,64}$/;
 
 export interface Config {
   /** Where the queues live. */
@@ -62,6 +78,23 @@ export interface Config {
   interop: readonly ('sidekiq' | 'resque')[];
   drainRedisUrls: readonly RedisTarget[];
   logLevel: string;
+  /** METRICS_PORT: a worker process serves GET /metrics here (unset = no endpoint; 0 = a free port). */
+  metricsPort: number | undefined;
+  /** METRICS_HOST: the address the worker's metrics endpoint binds. */
+  metricsHost: string;
+  /** BULK_MAX: most jobs in one bulk enqueue. */
+  bulkMax: number;
+  /** API_RATE_LIMIT: requests per second per token (a burst of one second's worth); 0 = no limit. */
+  apiRateLimit: number;
+  /** REQUEST_TIMEOUT_MS: an API request not answered by then gets 503 REQUEST_TIMEOUT. */
+  requestTimeoutMs: number;
+  /** MAX_JSON_DEPTH: deepest nesting of arrays and objects accepted in a request body or job payload. */
+  maxJsonDepth: number;
+  /**
+   * OpenTelemetry tracing (bullmq-otel): on when OTEL_EXPORTER_OTLP_ENDPOINT is set
+   * or CONVEYOR_OTEL=1 (then the endpoint defaults to http://localhost:4318).
+   */
+  tracing: { endpoint: string; serviceName: string; headers: Readonly<Record<string, string>> } | undefined;
 }
 
 /** The Redis that `npm start` runs when REDIS_URL is unset. */
@@ -120,19 +153,29 @@ export function parseApiTokens(raw: string | undefined): ApiToken[] {
     const parts = e.split(':');
     if (parts.length === 1) {
       if (e.length < MIN_TOKEN_LENGTH) throw badToken(i, undefined, `a token must be at least ${MIN_TOKEN_LENGTH} characters`);
-      tokens.push({ name: `token${i + 1}`, token: e, scopes: ALL_SCOPES });
+      tokens.push({ name: `token${i + 1}`, token: e, scopes: ALL_SCOPES, grants: ALL_SCOPES.map((scope) => ({ scope, queues: undefined })) });
       return;
     }
     if (parts.length !== 3 || !parts[0] || !parts[1] || !parts[2]) {
-      throw badToken(i, undefined, 'each entry is "token" or "name:token:scope[+scope...]"');
+      throw badToken(i, undefined, 'each entry is "token" or "name:token:scope[+scope...]" (a scope may be scope@queue-pattern)');
     }
     const [name, token, scopeList] = parts as [string, string, string];
-    const scopes = scopeList.split('+');
-    for (const s of scopes) {
-      if (!(ALL_SCOPES as readonly string[]).includes(s)) throw badToken(i, name, `unknown scope "${s}" (scopes are enqueue, read, admin)`);
+    const grants: Grant[] = [];
+    for (const item of scopeList.split('+')) {
+      // scope or scope@pattern
+      const at = item.indexOf('@');
+      const s = at === -1 ? item : item.slice(0, at);
+      const pattern = at === -1 ? undefined : item.slice(at + 1);
+      if (!(ALL_SCOPES as readonly string[]).includes(s)) throw badToken(i, name, `unknown scope "${s}" (scopes are enqueue, read, admin, each optionally @queue-pattern)`);
+      if (pattern !== undefined && !QUEUE_PATTERN.test(pattern)) {
+        throw badToken(i, name, `"${item}": a queue pattern is 1-64 characters of A-Z a-z 0-9 . _ - and * (e.g. enqueue@emails.*)`);
+      }
+      // "*" alone is every queue: the same as no pattern.
+      grants.push({ scope: s as Scope, queues: pattern === '*' ? undefined : pattern });
     }
     if (token.length < MIN_TOKEN_LENGTH) throw badToken(i, name, `a token must be at least ${MIN_TOKEN_LENGTH} characters`);
-    tokens.push({ name, token, scopes: [...new Set(scopes)] as Scope[] });
+    const unique = new Map(grants.map((g) => [`${g.scope}@${g.queues ?? '*'}`, g]));
+    tokens.push({ name, token, scopes: [...new Set(grants.map((g) => g.scope))], grants: [...unique.values()] });
   });
   const names = new Set<string>();
   const values = new Set<string>();
@@ -258,8 +301,38 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     interop: interop as ('sidekiq' | 'resque')[],
     drainRedisUrls: urlList(env.DRAIN_REDIS_URLS).map((u) => parseRedisUrl(u, 'DRAIN_REDIS_URLS')),
     logLevel,
+    metricsPort: env.METRICS_PORT?.trim() ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
+    metricsHost: env.METRICS_HOST?.trim() || '0.0.0.0',
+    bulkMax: int(env, 'BULK_MAX', 1000, 1, 100_000),
+    apiRateLimit: int(env, 'API_RATE_LIMIT', 0, 0, 1_000_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3600_000),
+    maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 2, 10_000),
+    tracing: tracingConfig(env),
   };
   return deepFreeze(config);
+}
+
+function tracingConfig(env: Env): Config['tracing'] {
+  const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const flag = env.CONVEYOR_OTEL?.trim().toLowerCase();
+  if (flag !== undefined && flag !== '' && !['0', '1', 'true', 'false'].includes(flag)) throw bad('CONVEYOR_OTEL', flag, 'expected 1 or 0');
+  const on = flag === '1' || flag === 'true';
+  if (!endpoint && !on) return undefined;
+  if (flag === '0' || flag === 'false') return undefined;
+  const url = endpoint || 'http://localhost:4318';
+  if (!/^https?:\/\/[^\s/]+/i.test(url)) throw bad('OTEL_EXPORTER_OTLP_ENDPOINT', url, 'expected an http(s):// URL of an OTLP/HTTP collector');
+  // OTEL_EXPORTER_OTLP_HEADERS: "key=value,key2=value2" (a collector's API key); values are secrets.
+  const headers: Record<string, string> = {};
+  for (const pair of list(env, 'OTEL_EXPORTER_OTLP_HEADERS')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw bad('OTEL_EXPORTER_OTLP_HEADERS', '***', 'expected key=value pairs separated by commas');
+    try {
+      headers[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      throw bad('OTEL_EXPORTER_OTLP_HEADERS', '***', 'a key or value has a malformed %-escape');
+    }
+  }
+  return { endpoint: url.replace(/\/+$/, ''), serviceName: env.OTEL_SERVICE_NAME?.trim() || 'conveyor', headers };
 }
 
 /** Frozen all the way down: no part of the config can change after start. */
@@ -278,7 +351,7 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     redisUrlExplicit: config.redisUrlExplicit,
     apiPort: config.apiPort,
     dashboardPort: config.dashboardPort,
-    apiTokens: config.apiTokens.map((t) => `${t.name}:***:${t.scopes.join('+')}`),
+    apiTokens: config.apiTokens.map((t) => `${t.name}:***:${t.grants.map((g) => (g.queues ? `${g.scope}@${g.queues}` : g.scope)).join('+')}`),
     dashboardUser: config.dashboardUser,
     dashboardPassword: config.dashboardPassword ? '***' : undefined,
     dashboardSessionSecret: config.dashboardSessionSecret ? '***' : undefined,
@@ -296,6 +369,14 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     interop: config.interop,
     drainRedisUrls: config.drainRedisUrls.map((t) => t.redacted),
     logLevel: config.logLevel,
+    metricsPort: config.metricsPort,
+    bulkMax: config.bulkMax,
+    apiRateLimit: config.apiRateLimit,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxJsonDepth: config.maxJsonDepth,
+    tracing: config.tracing
+      ? { endpoint: redactUrl(config.tracing.endpoint), serviceName: config.tracing.serviceName, headers: Object.keys(config.tracing.headers).map((k) => `${k}=***`) }
+      : undefined,
   };
 }
 

@@ -1,0 +1,45 @@
+/**
+ * Queue gauges, read from Redis on each scrape: jobs by state, paused, age of
+ * the oldest waiting job, workers consuming. One reading per scrape is shared
+ * by all of them (prom-client collects gauges in parallel).
+ */
+import { Gauge, type Registry } from 'prom-client';
+import type { QueueSummary } from '../queue/inspector.ts';
+
+export interface QueueReading {
+  summary: QueueSummary;
+  /** ms since the epoch when the oldest waiting job became runnable; undefined when none waits. */
+  oldestWaitingSince: number | undefined;
+  /** undefined when the server refuses CLIENT LIST. */
+  workers: number | undefined;
+}
+
+const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead', 'paused'] as const;
+
+/** Registers the gauges; `reading` answers undefined when Redis could not be read (then no series). */
+export function registerQueueGauges(registry: Registry, reading: () => Promise<QueueReading[] | undefined>): void {
+  const registers = [registry];
+  const each = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, q: QueueReading, now: number) => void) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const queues = await reading();
+        this.reset();
+        const now = Date.now();
+        for (const q of queues ?? []) fill(this, q, now);
+      },
+    });
+  each('conveyor_queue_jobs', 'Jobs in each queue by state (waiting, active, delayed, completed, failed, dead; paused = waiting jobs held by a pause).', ['queue', 'state'], (g, q) => {
+    for (const state of STATES) g.set({ queue: q.summary.name, state }, q.summary.counts[state] ?? 0);
+  });
+  each('conveyor_queue_paused', '1 when the queue is paused.', ['queue'], (g, q) => g.set({ queue: q.summary.name }, q.summary.paused ? 1 : 0));
+  each('conveyor_queue_oldest_waiting_seconds', 'How long the oldest waiting job has been runnable (0 when none waits).', ['queue'], (g, q, now) => {
+    g.set({ queue: q.summary.name }, q.oldestWaitingSince === undefined ? 0 : Math.max(0, now - q.oldestWaitingSince) / 1000);
+  });
+  each('conveyor_queue_workers', 'Worker connections consuming the queue (from CLIENT LIST; absent where Redis refuses it).', ['queue'], (g, q) => {
+    if (q.workers !== undefined) g.set({ queue: q.summary.name }, q.workers);
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * GET /metrics (and /healthz) on a port of its own, for processes without an
+ * HTTP API: worker processes serve their metrics here (METRICS_PORT). Plain
+ * node:http, no framework: it answers two paths.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { HttpService } from './http-service.ts';
+import type { Service } from './service.ts';
+
+export interface MetricsEndpointOptions {
+  metrics: Metrics;
+  port: number;
+  host: string;
+  logger: Logger;
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+export class MetricsEndpoint implements Service {
+  private readonly http: HttpService;
+
+  constructor(opts: MetricsEndpointOptions) {
+    const { metrics, logger } = opts;
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== '/metrics' && path !== '/healthz') {
+        json(res, 404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path}; this port serves GET /metrics and GET /healthz` } });
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed here; use GET` } }, { Allow: 'GET' });
+        return;
+      }
+      if (path === '/healthz') {
+        json(res, 200, { status: 'ok' });
+        return;
+      }
+      metrics.render().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        (err: unknown) => {
+          logger.error({ err: err instanceof Error ? err.stack : String(err) }, 'metrics could not be rendered');
+          json(res, 500, { error: { code: 'INTERNAL', message: 'metrics could not be rendered; the log has the details' } });
+        },
+      );
+    };
+    this.http = new HttpService({
+      handler,
+      port: opts.port,
+      host: opts.host,
+      graceMs: 1000,
+      onListening: (port) => logger.info({ url: `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${port}/metrics`, port }, 'metrics listening'),
+    });
+  }
+
+  get port(): number {
+    return this.http.port;
+  }
+
+  start(): Promise<void> {
+    return this.http.start();
+  }
+
+  stop(): Promise<void> {
+    return this.http.stop();
+  }
+}
