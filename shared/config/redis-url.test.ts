@@ -193,3 +193,28 @@ test('the message names the variable the URL came from, redacted', () => {
       !JSON.stringify(err.details).includes('topsecret'),
   );
 });
+
+test('Sentinel credentials: the URL user/password are for the data nodes; ?sentinelPassword / sentinelUsername are the Sentinels\' own, redacted', () => {
+  const plain = parseRedisUrl('redis-sentinel://:datapw@s1,s2#m');
+  assert.ok(plain.kind === 'sentinel');
+  assert.equal(plain.password, 'datapw');
+  assert.equal(plain.sentinelPassword, undefined);
+  assert.equal(plain.sentinelUsername, undefined);
+
+  const own = parseRedisUrl('redis-sentinel://app:datapw@s1:26379,s2:26379?sentinelUsername=sent&sentinelPassword=s%40cret%26x#m');
+  assert.ok(own.kind === 'sentinel');
+  assert.equal(own.username, 'app');
+  assert.equal(own.sentinelUsername, 'sent');
+  assert.equal(own.sentinelPassword, 's@cret&x');
+  assert.equal(own.redacted, 'redis-sentinel://app:***@s1:26379,s2:26379?sentinelUsername=sent&sentinelPassword=***#m');
+  assert.ok(!own.redacted.includes('cret'));
+  assert.equal(redactUrl('redis-sentinel://s1?db=1&sentinelPassword=abc#m'), 'redis-sentinel://s1?db=1&sentinelPassword=***#m');
+});
+
+test('?sentinelMasterId= names the master (Lettuce form); parameters after #master or on other schemes are REDIS_URL_INVALID', () => {
+  const t = parseRedisUrl('redis-sentinel://s1:26379?sentinelMasterId=prod');
+  assert.ok(t.kind === 'sentinel' && t.masterName === 'prod');
+  invalid('redis-sentinel://s1?sentinelMasterId=a#b', /two master names/);
+  invalid('redis-sentinel://s1#m?sentinelPassword=x', /go before the #master name/);
+  invalid('redis://:pw@h?sentinelPassword=x', /"sentinelPassword" belongs to redis-sentinel/);
+});

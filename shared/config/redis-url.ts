@@ -3,7 +3,7 @@
  * secrets for logs. Forms (Lettuce convention for Sentinel):
  *   redis://[[user]:password@]host[:port][/db]
  *   rediss://...                                   (TLS)
- *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db]#master
+ *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...][/db][?sentinelPassword=..]#master
  *   rediss-sentinel://...                          (TLS)
  *   redis-cluster://host:port[,host:port...]       (rediss-cluster:// for TLS)
  */
@@ -30,11 +30,23 @@ export interface StandaloneTarget extends TargetBase {
   db: number;
 }
 
+/**
+ * Sentinel credentials follow the Lettuce / Spring Data Redis convention: the
+ * URL's user and password are for the data nodes. Sentinels often have no
+ * password; when they have their own, `?sentinelPassword=` (and
+ * `sentinelUsername=`) set it. When neither is given, the connection asks the
+ * Sentinels without credentials and, if one answers NOAUTH, retries with the
+ * URL's (the common "one password everywhere" setup): see redis/sentinel-connector.ts.
+ */
 export interface SentinelTarget extends TargetBase {
   kind: 'sentinel';
   sentinels: HostPort[];
   masterName: string;
   db: number;
+  /** From ?sentinelUsername= (undefined: none given). */
+  sentinelUsername?: string | undefined;
+  /** From ?sentinelPassword= (undefined: none given). */
+  sentinelPassword?: string | undefined;
 }
 
 export interface ClusterTarget extends TargetBase {
@@ -55,7 +67,7 @@ const SCHEMES: Record<string, { kind: RedisTarget['kind']; tls: boolean; default
 
 const FORMS =
   'redis://[user:password@]host[:port][/db], rediss://..., ' +
-  'redis-sentinel://[user:password@]host[:port][,host:port...][/db]#mastername, ' +
+  'redis-sentinel://[user:password@]host[:port][,host:port...][/db][?sentinelPassword=...]#mastername, ' +
   'or redis-cluster://host:port[,host:port...]';
 
 function invalid(redacted: string, why: string, variable = 'REDIS_URL'): ConveyorError {
@@ -74,15 +86,19 @@ function splitAuth(rest: string): { auth: string | undefined; hostPart: string }
   return at === -1 ? { auth: undefined, hostPart: rest } : { auth: rest.slice(0, at), hostPart: rest.slice(at + 1) };
 }
 
-/** Replaces the password of any URL-ish string with ***; tolerant of garbage (no scheme, unescaped characters). */
+/** Query parameters whose values are secrets. */
+const SECRET_PARAMS = /([?&]sentinelPassword=)[^&#]*/gi;
+
+/** Replaces the passwords of any URL-ish string with ***; tolerant of garbage (no scheme, unescaped characters). */
 export function redactUrl(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)?([\s\S]*)$/i.exec(url);
   const scheme = m?.[1] ?? '';
   const { auth, hostPart } = splitAuth(m?.[2] ?? url);
-  if (auth === undefined) return url;
+  const host = hostPart.replace(SECRET_PARAMS, '$1***');
+  if (auth === undefined) return `${scheme}${host}`;
   const colon = auth.indexOf(':');
   // redis://secret@host is the old bare-password form: hide all of it.
-  return `${scheme}${colon === -1 ? '***' : `${auth.slice(0, colon)}:***`}@${hostPart}`;
+  return `${scheme}${colon === -1 ? '***' : `${auth.slice(0, colon)}:***`}@${host}`;
 }
 
 type Fail = (why: string) => ConveyorError;
@@ -164,6 +180,7 @@ export function parseRedisUrl(url: string, variable = 'REDIS_URL'): RedisTarget 
     query = rest.slice(q + 1);
     rest = rest.slice(0, q);
   }
+  if (/\?[A-Za-z]+=/.test(fragment)) throw fail('the ?parameters go before the #master name (…:26379?sentinelPassword=…#mymaster)');
   let db = 0;
   const slash = rest.indexOf('/');
   if (slash !== -1) {
@@ -171,11 +188,18 @@ export function parseRedisUrl(url: string, variable = 'REDIS_URL'): RedisTarget 
     rest = rest.slice(0, slash);
     if (dbPart !== '') db = parseDb(dbPart, fail);
   }
+  const sentinelParams: { sentinelUsername?: string; sentinelPassword?: string; sentinelMasterId?: string } = {};
   for (const pair of query === '' ? [] : query.split('&')) {
-    // ?db=N is a common alias; anything else is a typo we should not silently ignore.
-    const [k = '', v = ''] = pair.split('=');
+    // ?db=N is a common alias; the sentinel* ones are Lettuce's / Spring's; anything
+    // else is a typo we should not silently ignore.
+    const eq = pair.indexOf('=');
+    const k = eq === -1 ? pair : pair.slice(0, eq);
+    const v = eq === -1 ? '' : pair.slice(eq + 1);
     if (k === 'db') db = parseDb(v, fail);
-    else throw fail(`unsupported query parameter "${k}" (only db is understood)`);
+    else if (k === 'sentinelPassword' || k === 'sentinelUsername' || k === 'sentinelMasterId') {
+      if (scheme.kind !== 'sentinel') throw fail(`"${k}" belongs to redis-sentinel:// URLs`);
+      sentinelParams[k] = decode(v, k, fail);
+    } else throw fail(`unsupported query parameter "${k}" (understood: db, and for Sentinel sentinelPassword, sentinelUsername, sentinelMasterId)`);
   }
   if (rest === '') throw fail('it names no host');
   const hosts = rest.split(',').map((h) => parseHostPort(h, scheme.defaultPort, fail));
@@ -188,9 +212,19 @@ export function parseRedisUrl(url: string, variable = 'REDIS_URL'): RedisTarget 
       const h = hosts[0]!;
       return { kind: 'standalone', ...base, host: h.host, port: h.port, db };
     }
-    case 'sentinel':
-      if (!fragment) throw fail('a Sentinel URL needs the master name after "#" (…#mymaster)');
-      return { kind: 'sentinel', ...base, sentinels: hosts, masterName: fragment, db };
+    case 'sentinel': {
+      // Lettuce accepts the master name as ?sentinelMasterId= too.
+      const masterName = fragment || sentinelParams.sentinelMasterId;
+      if (fragment && sentinelParams.sentinelMasterId && fragment !== sentinelParams.sentinelMasterId) {
+        throw fail(`two master names: "#${fragment}" and sentinelMasterId=${sentinelParams.sentinelMasterId}`);
+      }
+      if (!masterName) throw fail('a Sentinel URL needs the master name after "#" (…#mymaster)');
+      return {
+        kind: 'sentinel', ...base, sentinels: hosts, masterName, db,
+        sentinelUsername: sentinelParams.sentinelUsername || undefined,
+        sentinelPassword: sentinelParams.sentinelPassword || undefined,
+      };
+    }
     case 'cluster':
       if (db !== 0) throw fail('Redis Cluster has only database 0');
       if (fragment) throw fail('"#name" belongs to redis-sentinel:// URLs');

@@ -16,6 +16,7 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../config/redis-url.ts';
 import type { Logger } from '../log.ts';
+import { sentinelOptions } from './sentinel-connector.ts';
 
 export type RedisRole = 'producer' | 'worker' | 'inspector' | 'subscriber';
 export type RedisConnection = Redis | Cluster;
@@ -78,8 +79,8 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
         ...base,
         sentinels: target.sentinels.map((s) => ({ host: s.host, port: s.port })),
         name: target.masterName,
-        sentinelUsername: target.username,
-        sentinelPassword: target.password,
+        // URL credentials are the data nodes'; the Sentinels' are chosen in sentinel-connector.ts.
+        ...sentinelOptions(target),
         enableTLSForSentinelMode: target.tls,
         sentinelTLS: base.tls,
         failoverDetector: true,
