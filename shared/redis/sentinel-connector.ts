@@ -75,7 +75,7 @@ function sentinelConnector(first: Credentials, fallback: Credentials | undefined
           return await resolve(endpoint);
         } catch (err) {
           const e = err as Error;
-          const cause = seen.socketError;
+          const cause = seen.socketError as Error | undefined; // set by the client's error listener meanwhile
           if (CLOSED.test(e.message) && cause) throw Object.assign(new Error(cause.message), { code: (cause as { code?: unknown }).code });
           throw e;
         }
