@@ -12,6 +12,8 @@ import { applyScheduleFile } from '#shared/queue/schedule-file.ts';
 import { Metrics } from '#shared/metrics.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
+import { loadPayloadSchemas } from '#shared/queue/payload-schemas.ts';
+import { startTracing } from '#shared/tracing.ts';
 import { createApp } from './app.ts';
 
 let log = createLogger('server');
@@ -20,9 +22,16 @@ try {
   log = createLogger('server', config.logLevel);
   log.info({ config: describeConfig(config) }, 'config');
 
+  // Payload schemas come from the HANDLERS modules, as the workers' handlers do.
+  const payloadSchemas = await loadPayloadSchemas(config.handlersPath);
+  if (payloadSchemas.size > 0) log.info({ jobNames: payloadSchemas.names }, 'payload schemas loaded');
+  const tracing = await startTracing(config, log, 'server');
+
   const conn = createRedis(config.redis, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: log, name: 'conveyor-server' });
-  const queues = new QueueSet(conn);
+  const queues = new QueueSet(conn, { telemetry: tracing?.telemetry });
   const producer = new Producer(queues, {
+    maxBulk: config.bulkMax,
+    validatePayload: payloadSchemas.size > 0 ? payloadSchemas.validator : undefined,
     maxPayloadBytes: config.maxPayloadBytes,
     minReplicas: config.enqueueMinReplicas,
     waitTimeoutMs: config.enqueueWaitTimeoutMs,
@@ -31,7 +40,7 @@ try {
   });
   const inspector = new Inspector(queues);
   const schedules = new Schedules(queues, producer, { maxPayloadBytes: config.maxPayloadBytes, logger: log });
-  const metrics = new Metrics({ inspector, processMetrics: true });
+  const metrics = new Metrics({ inspector, queueSet: queues, schedules, processMetrics: true });
   const app = createApp({
     config,
     producer,
@@ -70,6 +79,7 @@ try {
           await http.stop();
           await queues.close();
           await closeRedis(conn);
+          await tracing?.shutdown();
           log.info('stopped');
         },
       },

@@ -5,6 +5,7 @@ import { WorkerHost } from '#shared/runtime/worker-host.ts';
 import { ScheduleKeeper } from '#shared/runtime/schedule-keeper.ts';
 import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
 import { WorkerMetrics } from '#shared/runtime/worker-metrics.ts';
+import { startTracing } from '#shared/tracing.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 
@@ -18,12 +19,15 @@ try {
   log.info({ config: describeConfig(config) }, 'config');
   const handlers = await resolveHandlers(config.httpAllowedHosts, config.handlersPath);
   log.info({ handlers: Object.keys(handlers).sort() }, 'handlers loaded');
-  const host = new WorkerHost({ config, handlers, logger: log });
+  const tracing = await startTracing(config, log, 'worker');
+  const host = new WorkerHost({ config, handlers, logger: log, telemetry: tracing?.telemetry });
   // Fleet heartbeat; a "stop" from the board shuts the process down as SIGTERM does.
   attachHeartbeat(host, { logger: log, onStop: () => process.kill(process.pid, 'SIGTERM') });
   // GET /metrics on METRICS_PORT (nothing without it); listens before the host starts, stops after it.
   const metrics = new WorkerMetrics({ config, host, handlerNames: Object.keys(handlers), logger: log });
-  await runUntilSignalled([metrics, new ScheduleKeeper(config, log), host], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
+  // Services stop together; the last spans are flushed once the host has stopped (host.stop() is idempotent).
+  const flushTraces = { start: async () => {}, stop: async () => void (await host.stop(), await tracing?.shutdown()) };
+  await runUntilSignalled([flushTraces, metrics, new ScheduleKeeper(config, log), host], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
   reportStartFailure(log, err);
   process.exit(2);

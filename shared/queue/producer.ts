@@ -19,6 +19,11 @@ export interface ProducerOptions {
   /** For error messages: the redacted Redis URL. */
   redisLabel?: string;
   maxBulk?: number;
+  /**
+   * Checks a job's data before anything is written (payload schemas:
+   * PayloadSchemas.validator); throws to refuse it. `where` is "jobs.3" in a bulk.
+   */
+  validatePayload?: (name: string, data: unknown, where: string) => void;
 }
 
 export interface EnqueueResult {
@@ -42,7 +47,8 @@ export function assertQueueName(queue: unknown): asserts queue is string {
 export class Producer {
   private readonly queues: QueueSet;
   private readonly conn: RedisConnection;
-  private readonly opts: Required<ProducerOptions>;
+  private readonly opts: Required<Omit<ProducerOptions, 'validatePayload'>>;
+  private readonly validatePayload: ProducerOptions['validatePayload'];
 
   constructor(queues: QueueSet, opts: ProducerOptions = {}) {
     this.queues = queues;
@@ -55,12 +61,14 @@ export class Producer {
       redisLabel: opts.redisLabel ?? 'redis',
       maxBulk: opts.maxBulk ?? 1000,
     };
+    this.validatePayload = opts.validatePayload;
   }
 
   /** Enqueues one job. Input is validated first: invalid input writes nothing. */
   async enqueue(queue: string, input: JobInput | unknown): Promise<EnqueueResult> {
     assertQueueName(queue);
     const job = parseJobInput(input, this.opts.maxPayloadBytes);
+    this.validatePayload?.(job.name, job.data, '');
     const opts = toBullOptions(job.opts);
     const minReplicas = job.opts?.minReplicas ?? this.opts.minReplicas;
     return this.bounded(async () => {
@@ -91,6 +99,7 @@ export class Producer {
       throw new ConveyorError('INVALID_REQUEST', `jobs: ${inputs.length} jobs in one bulk; the limit is ${this.opts.maxBulk}`, { limit: this.opts.maxBulk });
     }
     const jobs = inputs.map((raw, i) => parseJobInput(raw, this.opts.maxPayloadBytes, `jobs.${i}`));
+    if (this.validatePayload) jobs.forEach((j, i) => this.validatePayload!(j.name, j.data, `jobs.${i}`));
     const total = jobs.reduce((n, j) => n + Buffer.byteLength(JSON.stringify(j.data ?? null)), 0);
     if (total > this.opts.maxPayloadBytes * 4) {
       throw new ConveyorError('PAYLOAD_TOO_LARGE', `the bulk's payloads add up to ${total} bytes; the limit is ${this.opts.maxPayloadBytes * 4} (4 × MAX_PAYLOAD_BYTES)`);

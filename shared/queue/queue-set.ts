@@ -3,7 +3,7 @@
  * shared connection, built once and reused: constructing a Queue per request
  * would cost a round trip and an object per enqueue.
  */
-import { Queue, FlowProducer } from 'bullmq';
+import { Queue, FlowProducer, type Telemetry } from 'bullmq';
 import type { RedisConnection } from '../redis/connections.ts';
 import { PREFIX, bullName, deadBullName, keys } from './names.ts';
 
@@ -13,16 +13,19 @@ export class QueueSet {
   private readonly deads = new Map<string, Queue>();
   private readonly registered = new Map<string, Promise<unknown>>();
   private flow: FlowProducer | undefined;
+  /** OpenTelemetry (bullmq-otel) for the Queues and the FlowProducer; undefined = untraced. */
+  private readonly telemetry: Telemetry | undefined;
 
-  constructor(connection: RedisConnection) {
+  constructor(connection: RedisConnection, opts: { telemetry?: Telemetry } = {}) {
     this.connection = connection;
+    this.telemetry = opts.telemetry;
   }
 
   /** The BullMQ queue of a Conveyor queue. */
   source(queue: string): Queue {
     let q = this.sources.get(queue);
     if (!q) {
-      q = new Queue(bullName(queue), { connection: this.connection, prefix: PREFIX, skipWaitingForReady: true });
+      q = new Queue(bullName(queue), { connection: this.connection, prefix: PREFIX, skipWaitingForReady: true, telemetry: this.telemetry });
       q.on('error', () => {}); // connection errors surface on the command that hit them
       this.sources.set(queue, q);
     }
@@ -43,7 +46,7 @@ export class QueueSet {
   /** FlowProducer: the public BullMQ API that adds many jobs in one MULTI (atomic bulk). */
   flowProducer(): FlowProducer {
     if (!this.flow) {
-      this.flow = new FlowProducer({ connection: this.connection, prefix: PREFIX, skipWaitingForReady: true });
+      this.flow = new FlowProducer({ connection: this.connection, prefix: PREFIX, skipWaitingForReady: true, telemetry: this.telemetry });
       this.flow.on('error', () => {});
     }
     return this.flow;

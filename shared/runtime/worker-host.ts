@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Worker, WaitingError, type Job } from 'bullmq';
+import { Worker, WaitingError, type Job, type Telemetry } from 'bullmq';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '../redis/connections.ts';
@@ -22,6 +22,8 @@ export interface WorkerHostOptions {
   logger: Logger;
   /** Override config.queues (tests). */
   queues?: readonly string[];
+  /** OpenTelemetry (bullmq-otel, shared/tracing.ts): a span per job, joined to its enqueue's trace. */
+  telemetry?: Telemetry;
 }
 
 export interface WorkerStats {
@@ -182,6 +184,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       // A job is stalled again by each failover or crash it lives through; be lenient.
       maxStalledCount: 3,
       autorun: true,
+      ...(this.opts.telemetry ? { telemetry: this.opts.telemetry } : {}),
     });
     worker.on('completed', (job) => {
       this.stats.processed++;

@@ -2,20 +2,17 @@
  * The handlers a worker knows: the built-ins of SPEC plus those HANDLERS loads.
  * A user handler with a built-in's name replaces it.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, extname } from 'node:path';
 import { ConveyorError } from '#shared/errors.ts';
 import { isValidJobName } from '#shared/queue/names.ts';
 import type { Handler, HandlerMap } from '#shared/runtime/handler.ts';
+import { handlerModuleFiles, importHandlerModule } from '#shared/runtime/handler-files.ts';
 import { fail, noop, sleep } from './basic.ts';
 import { createHttpHandler } from './http.ts';
 
 export function builtinHandlers(httpAllowedHosts: readonly string[]): Record<string, Handler> {
   return { http: createHttpHandler(httpAllowedHosts), noop, sleep, fail };
 }
-
-const MODULE_EXT = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']);
 
 const SHAPES =
   'export a default function (the job name is the file name), ' +
@@ -49,36 +46,13 @@ function handlersOf(mod: Record<string, unknown>, file: string): Record<string, 
   throw invalid(file, `it has ${what}; ${SHAPES}`);
 }
 
-/** Handler modules of a folder: code files at its top level, minus helpers (_x, .x), tests and declarations. */
-function moduleFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && MODULE_EXT.has(extname(e.name)))
-    .map((e) => e.name)
-    .filter((f) => !f.startsWith('_') && !f.startsWith('.') && !/\.d\.[cm]?ts$/.test(f) && !f.includes('.test.'))
-    .sort()
-    .map((f) => join(dir, f));
-}
-
 /** Loads HANDLERS: a module, or a folder of modules. Any problem is INVALID_HANDLER, at start. */
 export async function loadHandlers(path: string): Promise<Record<string, Handler>> {
-  const full = resolve(path);
-  let files: string[];
-  try {
-    files = statSync(full).isDirectory() ? moduleFiles(full) : [full];
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message;
-    throw new ConveyorError('INVALID_HANDLER', `HANDLERS=${path}: ${why} (resolved to ${full}; relative paths start at the working directory)`, { file: full });
-  }
-  if (files.length === 0) throw new ConveyorError('INVALID_HANDLER', `HANDLERS=${path}: the folder holds no handler modules (.ts, .js, .mjs, .cjs)`, { file: full });
+  const files = handlerModuleFiles(path);
   const all: Record<string, Handler> = {};
   const from = new Map<string, string>();
   for (const file of files) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    } catch (err) {
-      throw invalid(file, `it failed to load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-    }
+    const mod = await importHandlerModule(file);
     for (const [name, fn] of Object.entries(handlersOf(mod, file))) {
       const other = from.get(name);
       if (other) throw invalid(file, `job name "${name}" is also defined by ${other}`);
