@@ -1,10 +1,12 @@
 /**
  * Is Redis there, and if not, why: waiting for a new connection to become
- * ready with an error that names the cause and the fix (wrong password,
- * nothing listening, TLS mismatch), and mapping command errors to codes.
+ * ready, stopping at once on a failure that waiting cannot cure (wrong
+ * password, TLS mismatch, unknown master name) with an error that names the
+ * cause and the fix (connect-failure.ts), and mapping command errors to codes.
  */
 import { ConveyorError } from '../errors.ts';
 import type { RedisConnection } from './connections.ts';
+import { classifyConnectFailure, connectFailureOf, RESET, type ConnectFailure } from './connect-failure.ts';
 
 /** Maps a low-level Redis error to a Conveyor error with a stable code. */
 export function toRedisError(err: unknown, redacted: string): ConveyorError {
@@ -23,68 +25,47 @@ export function toRedisError(err: unknown, redacted: string): ConveyorError {
 export const STARTUP_TIMEOUT_MS = 5_000;
 
 /**
- * Waits until the connection is ready or fails within timeoutMs, with an error
- * naming the cause (wrong password, nothing listening, TLS mismatch).
+ * Waits until the connection is ready. Rejects at once on a failure waiting
+ * cannot cure, otherwise after timeoutMs, with an error naming the cause.
  */
 export async function waitUntilReady(conn: RedisConnection, redacted: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
   if (conn.status === 'ready') return;
-  let lastError: Error | undefined;
-  const onError = (e: Error) => {
-    lastError = e;
-  };
-  conn.on('error', onError);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+  let last: ConnectFailure | undefined;
+  let resets = 0;
+  const ctx = () => ({ redacted, timeoutMs, resets });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(classifyConnectFailure(last, ctx()).error);
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const onFailure = (event: 'error' | 'sentinelError') => (err: Error) => {
+      const f = connectFailureOf(err, event);
+      // The summary "All sentinels are unreachable" without a cause must not hide the one a sentinel gave.
+      if (f.side === 'sentinel' && f.message.startsWith('All sentinels are unreachable') && last?.side === 'sentinel') return;
+      last = f;
+      // A Sentinel lookup reports a refused connection as "Connection is closed" too: count only real resets there.
+      const reset = f.side === 'data' ? /ECONNRESET|socket hang up|Connection is closed/i.test(f.message) : RESET.test(f.message);
+      resets = reset ? resets + 1 : 0;
+      const verdict = classifyConnectFailure(f, ctx());
+      if (verdict.fatal) {
         cleanup();
-        reject(describeConnectFailure(lastError, redacted, timeoutMs));
-      }, timeoutMs);
-      const onReady = () => {
-        cleanup();
-        resolve();
-      };
-      const onAuthError = (e: Error) => {
-        if (/WRONGPASS|NOAUTH|invalid username-password/i.test(e.message)) {
-          cleanup();
-          reject(describeConnectFailure(e, redacted, timeoutMs));
-        }
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        conn.off('ready', onReady);
-        conn.off('error', onAuthError);
-      };
-      conn.once('ready', onReady);
-      conn.on('error', onAuthError);
-    });
-  } finally {
-    conn.off('error', onError);
-  }
-}
-
-function describeConnectFailure(err: Error | undefined, redacted: string, timeoutMs: number): ConveyorError {
-  const msg = err?.message ?? '';
-  if (/^NOAUTH/.test(msg)) {
-    // Only sent when the client gave no password at all.
-    return new ConveyorError('REDIS_AUTH_FAILED', `Redis at ${redacted} refused the credentials: it requires a password and REDIS_URL has none (NOAUTH); put it in REDIS_URL as redis://:password@host:port or redis://user:password@host:port.`);
-  }
-  if (/WRONGPASS|NOAUTH|invalid username-password/i.test(msg)) {
-    return new ConveyorError('REDIS_AUTH_FAILED', `Redis at ${redacted} refused the credentials (${msg}); check the user and password in REDIS_URL.`);
-  }
-  if (/ECONNREFUSED/.test(msg)) {
-    return new ConveyorError('REDIS_UNAVAILABLE', `Nothing is listening at ${redacted} (${msg}); start Redis or fix the host and port in REDIS_URL.`);
-  }
-  if (/ENOTFOUND|EAI_AGAIN/.test(msg)) {
-    return new ConveyorError('REDIS_UNAVAILABLE', `The host of ${redacted} does not resolve (${msg}); fix the host in REDIS_URL.`);
-  }
-  if (/wrong version number|packet length too long|ssl|tls|certificate|EPROTO/i.test(msg)) {
-    return new ConveyorError('REDIS_TLS_MISMATCH', `TLS failed talking to ${redacted} (${msg}); use rediss:// only for a TLS port, and set REDIS_TLS_CA to the server's CA.`);
-  }
-  if (/ECONNRESET|Connection is closed|socket hang up/i.test(msg)) {
-    return new ConveyorError('REDIS_TLS_MISMATCH', `The server at ${redacted} closed the connection during the handshake (${msg}); it may expect TLS: try rediss://.`);
-  }
-  return new ConveyorError(
-    'REDIS_UNAVAILABLE',
-    `Redis at ${redacted} did not become ready within ${timeoutMs / 1000} s${msg ? ` (${msg})` : ''}; if the server requires TLS use rediss://, otherwise check REDIS_URL.`,
-  );
+        reject(verdict.error);
+      }
+    };
+    const onError = onFailure('error');
+    const onSentinelError = onFailure('sentinelError');
+    const cleanup = () => {
+      clearTimeout(timer);
+      conn.off('ready', onReady);
+      conn.off('error', onError);
+      conn.off('sentinelError', onSentinelError);
+    };
+    conn.once('ready', onReady);
+    conn.on('error', onError);
+    conn.on('sentinelError', onSentinelError);
+  });
 }
