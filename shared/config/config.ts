@@ -76,6 +76,8 @@ export interface Config {
   /** How often workers look for stalled jobs. */
   stalledIntervalMs: number;
   interop: readonly ('sidekiq' | 'resque')[];
+  /** INTEROP_QUEUES: the foreign queues the bridge moves; empty = every queue named in `queues` / `resque:queues`. */
+  interopQueues: readonly string[];
   drainRedisUrls: readonly RedisTarget[];
   logLevel: string;
   /** METRICS_PORT: a worker process serves GET /metrics here (unset = no endpoint; 0 = a free port). */
@@ -237,6 +239,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (i !== 'sidekiq' && i !== 'resque') throw bad('INTEROP', i, 'expected a comma-separated list of sidekiq, resque');
   }
 
+  const interopQueues = [...new Set(list(env, 'INTEROP_QUEUES'))];
+  for (const q of interopQueues) {
+    if (!isValidQueueName(q)) throw bad('INTEROP_QUEUES', q, 'queue names are 1-64 characters of A-Z a-z 0-9 . _ -');
+  }
+
   // Unset or empty means every host (link-local and metadata addresses stay refused).
   const listedHosts = list(env, 'HTTP_ALLOWED_HOSTS');
   const allowed = listedHosts.length > 0 ? listedHosts : ['*'];
@@ -299,6 +306,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     lockDurationMs: int(env, 'LOCK_DURATION_MS', 10_000, 1000, 3600_000),
     stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 5_000, 500, 3600_000),
     interop: interop as ('sidekiq' | 'resque')[],
+    interopQueues,
     drainRedisUrls: urlList(env.DRAIN_REDIS_URLS).map((u) => parseRedisUrl(u, 'DRAIN_REDIS_URLS')),
     logLevel,
     metricsPort: env.METRICS_PORT?.trim() ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
@@ -367,6 +375,7 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     httpAllowedHosts: config.httpAllowedHosts,
     shutdownGraceMs: config.shutdownGraceMs,
     interop: config.interop,
+    interopQueues: config.interopQueues,
     drainRedisUrls: config.drainRedisUrls.map((t) => t.redacted),
     logLevel: config.logLevel,
     metricsPort: config.metricsPort,
