@@ -24,8 +24,9 @@ export interface ConveyorProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
 
-export function spawnConveyor(kind: ProcessKind, env: Record<string, string>): ConveyorProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, kind, 'main.ts')], {
+/** execArgv: extra node flags, e.g. ['--cpu-prof'] (which NODE_OPTIONS does not allow). */
+export function spawnConveyor(kind: ProcessKind, env: Record<string, string>, execArgv: readonly string[] = []): ConveyorProcess {
+  const proc = spawn(process.execPath, [...execArgv, '--import', 'tsx', join(ROOT, kind, 'main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
