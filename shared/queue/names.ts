@@ -72,4 +72,6 @@ export const keys = {
   schedules: `${PREFIX}:schedules`,
   /** Short lock (SET NX PX) serialising changes to one schedule across processes. */
   scheduleLock: (id: string) => `${PREFIX}:schedules:lock:${id}`,
+  /** List of primary changes the processes saw (JSON {at, from, to, seenBy, kind}), newest first, capped. */
+  failovers: `${PREFIX}:failovers`,
 } as const;
