@@ -80,6 +80,8 @@ function userOf(redacted: string): string | undefined {
   return u ? decodeURIComponent(u) : undefined;
 }
 
+/** 5000 → "5 s", 3240 → "3.2 s". */
+const secs = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
 const fatal = (error: ConveyorError): Verdict => ({ error, fatal: true });
 const waitable = (error: ConveyorError): Verdict => ({ error, fatal: false });
 
@@ -112,9 +114,9 @@ export function classifyConnectFailure(f: ConnectFailure | undefined, ctx: Failu
       return fatal(new ConveyorError('REDIS_TLS_MISMATCH', `The Sentinels at ${redacted} close every connection at once${why}, as TLS-only ports do to a plain client; use rediss-sentinel:// (with REDIS_TLS_CA if their certificate is private).`));
     }
     if (tls && (CLOSED_AT_ONCE.test(msg) || !f)) {
-      return waitable(new ConveyorError('REDIS_TLS_MISMATCH', `No Sentinel completed a TLS handshake at ${redacted} within ${ctx.timeoutMs / 1000} s${why}; if the Sentinels listen on plain ports use ${plainScheme}://, otherwise check their hosts and ports in REDIS_URL.`));
+      return waitable(new ConveyorError('REDIS_TLS_MISMATCH', `No Sentinel completed a TLS handshake at ${redacted} within ${secs(ctx.timeoutMs)}${why}; if the Sentinels listen on plain ports use ${plainScheme}://, otherwise check their hosts and ports in REDIS_URL.`));
     }
-    return waitable(new ConveyorError('REDIS_UNAVAILABLE', `No Sentinel answered at ${redacted} within ${ctx.timeoutMs / 1000} s${why}; check the Sentinels' hosts and ports in REDIS_URL (Sentinel's default port is 26379) and that they run.`));
+    return waitable(new ConveyorError('REDIS_UNAVAILABLE', `No Sentinel answered at ${redacted} within ${secs(ctx.timeoutMs)}${why}; check the Sentinels' hosts and ports in REDIS_URL (Sentinel's default port is 26379) and that they run.`));
   }
 
   if (/^NOAUTH/.test(msg)) {
@@ -140,14 +142,14 @@ export function classifyConnectFailure(f: ConnectFailure | undefined, ctx: Failu
   }
   if (tls && !f) {
     const [scheme = 'rediss'] = redacted.split('://');
-    return waitable(new ConveyorError('REDIS_TLS_MISMATCH', `No TLS handshake with ${redacted} within ${ctx.timeoutMs / 1000} s; if that port is plain (not TLS), use ${scheme.replace(/^rediss/i, 'redis')}:// instead of ${scheme}://; otherwise check that the host is reachable (firewall, security group).`));
+    return waitable(new ConveyorError('REDIS_TLS_MISMATCH', `No TLS handshake with ${redacted} within ${secs(ctx.timeoutMs)}; if that port is plain (not TLS), use ${scheme.replace(/^rediss/i, 'redis')}:// instead of ${scheme}://; otherwise check that the host is reachable (firewall, security group).`));
   }
   if (CLOSED_AT_ONCE.test(msg) && !tls) {
     return waitable(new ConveyorError('REDIS_TLS_MISMATCH', `The server at ${redacted} closed the connection during the handshake${why}; it may expect TLS: try rediss://.`));
   }
   return waitable(new ConveyorError(
     'REDIS_UNAVAILABLE',
-    `Redis at ${redacted} did not become ready within ${ctx.timeoutMs / 1000} s${why}; ${tls ? 'check the host, port and REDIS_TLS_CA' : 'if the server requires TLS (ElastiCache Serverless, in-transit encryption) use rediss://, otherwise check REDIS_URL'}.`,
+    `Redis at ${redacted} did not become ready within ${secs(ctx.timeoutMs)}${why}; ${tls ? 'check the host, port and REDIS_TLS_CA' : 'if the server requires TLS (ElastiCache Serverless, in-transit encryption) use rediss://, otherwise check REDIS_URL'}.`,
   ));
 }
 

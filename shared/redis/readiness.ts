@@ -4,6 +4,7 @@
  * password, TLS mismatch, unknown master name) with an error that names the
  * cause and the fix (connect-failure.ts), and mapping command errors to codes.
  */
+import { performance } from 'node:perf_hooks';
 import { ConveyorError } from '../errors.ts';
 import type { RedisConnection } from './connections.ts';
 import { classifyConnectFailure, connectFailureOf, RESET, type ConnectFailure } from './connect-failure.ts';
@@ -23,12 +24,25 @@ export function toRedisError(err: unknown, redacted: string): ConveyorError {
  * reconnecting (enough for a Redis started beside it) leaves a margin.
  */
 export const STARTUP_TIMEOUT_MS = 5_000;
+/**
+ * On a busy machine loading takes longer (three processes starting on two
+ * cores: 3-5 s), so a process that is still starting waits only until this
+ * long after it started, and at least STARTUP_MIN_WAIT_MS.
+ */
+export const STARTUP_DEADLINE_MS = 8_000;
+export const STARTUP_MIN_WAIT_MS = 2_000;
+
+/** The default wait: STARTUP_TIMEOUT_MS, shortened for a process that took long to load. */
+export function defaultReadyTimeoutMs(): number {
+  // performance.now() counts from the start of this process.
+  return Math.round(Math.max(STARTUP_MIN_WAIT_MS, Math.min(STARTUP_TIMEOUT_MS, STARTUP_DEADLINE_MS - performance.now())));
+}
 
 /**
  * Waits until the connection is ready. Rejects at once on a failure waiting
  * cannot cure, otherwise after timeoutMs, with an error naming the cause.
  */
-export async function waitUntilReady(conn: RedisConnection, redacted: string, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
+export async function waitUntilReady(conn: RedisConnection, redacted: string, timeoutMs = defaultReadyTimeoutMs()): Promise<void> {
   if (conn.status === 'ready') return;
   let last: ConnectFailure | undefined;
   let resets = 0;
