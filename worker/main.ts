@@ -6,6 +6,7 @@ import { ScheduleKeeper } from '#shared/runtime/schedule-keeper.ts';
 import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
 import { WorkerMetrics } from '#shared/runtime/worker-metrics.ts';
 import { startTracing } from '#shared/tracing.ts';
+import { attachJobLog } from '#shared/runtime/job-log.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 
@@ -21,6 +22,7 @@ try {
   log.info({ handlers: Object.keys(handlers).sort() }, 'handlers loaded');
   const tracing = await startTracing(config, log, 'worker');
   const host = new WorkerHost({ config, handlers, logger: log, telemetry: tracing?.telemetry });
+  attachJobLog(host, log); // LOG_LEVEL=debug: a line per job start and completion
   // Fleet heartbeat; a "stop" from the board shuts the process down as SIGTERM does.
   attachHeartbeat(host, { logger: log, onStop: () => process.kill(process.pid, 'SIGTERM') });
   // GET /metrics on METRICS_PORT (nothing without it); listens before the host starts, stops after it.

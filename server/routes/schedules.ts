@@ -11,7 +11,9 @@ import { ConveyorError } from '#shared/errors.ts';
 import { assertQueueName } from '#shared/queue/producer.ts';
 import { assertScheduleId } from '#shared/queue/schedule-input.ts';
 import type { Schedules } from '#shared/queue/schedules.ts';
-import { requireScope } from '../auth.ts';
+import type { Response } from 'express';
+import type { Scope } from '#shared/config/config.ts';
+import { allowsAll, assertQueueAllowed, principalOf, queueFilterOf, requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { bodyObject, jsonBody } from '../request-input.ts';
 
@@ -35,6 +37,17 @@ function queueFilter(req: Request): string | undefined {
   return q;
 }
 
+/**
+ * A token whose scope is limited to some queues (scope@pattern) acts only on
+ * schedules of those queues: look the schedule's queue up first. Unlimited
+ * tokens skip the lookup.
+ */
+async function assertScheduleAllowed(schedules: Schedules, res: Response, scope: Scope, id: string): Promise<void> {
+  if (allowsAll(principalOf(res), scope)) return;
+  const s = await schedules.get(id);
+  assertQueueAllowed(res, scope, s.queue);
+}
+
 const location = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
 
 /** The routes, relative to where they are mounted (/v1/schedules). */
@@ -45,36 +58,55 @@ export function schedulesRouter(deps: ScheduleRouteDeps): Router {
   const body = jsonBody(deps.config.maxPayloadBytes + 64 * 1024);
 
   r.get('/', requireScope('read'), async (req, res) => {
-    res.json({ schedules: await schedules.list({ queue: queueFilter(req) }) });
+    const visible = queueFilterOf(res, 'read');
+    res.json({ schedules: (await schedules.list({ queue: queueFilter(req) })).filter((s) => visible(s.queue)) });
   });
 
   r.get('/:id', requireScope('read'), async (req, res) => {
-    res.json(await schedules.get(scheduleId(req)));
+    const s = await schedules.get(scheduleId(req));
+    assertQueueAllowed(res, 'read', s.queue);
+    res.json(s);
   });
 
   r.put('/:id', requireScope('admin'), body, async (req, res) => {
     const id = scheduleId(req);
-    const { schedule, created } = await schedules.put(id, bodyObject(req));
+    const input = bodyObject(req);
+    if (!allowsAll(principalOf(res), 'admin')) {
+      // Both the queue it names and the queue it has now (if any) must be the token's.
+      if (typeof input.queue === 'string') assertQueueAllowed(res, 'admin', input.queue);
+      const old = await schedules.get(id).catch((err: unknown) => {
+        if ((err as { code?: unknown }).code === 'SCHEDULE_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (old) assertQueueAllowed(res, 'admin', old.queue);
+    }
+    const { schedule, created } = await schedules.put(id, input);
     if (created) res.status(201).location(location(id));
     res.json(schedule);
   });
 
   r.delete('/:id', requireScope('admin'), async (req, res) => {
     const id = scheduleId(req);
+    await assertScheduleAllowed(schedules, res, 'admin', id);
     await schedules.remove(id);
     res.json({ id, deleted: true });
   });
 
   r.post('/:id/pause', requireScope('admin'), async (req, res) => {
-    res.json(await schedules.pause(scheduleId(req)));
+    const id = scheduleId(req);
+    await assertScheduleAllowed(schedules, res, 'admin', id);
+    res.json(await schedules.pause(id));
   });
 
   r.post('/:id/resume', requireScope('admin'), async (req, res) => {
-    res.json(await schedules.resume(scheduleId(req)));
+    const id = scheduleId(req);
+    await assertScheduleAllowed(schedules, res, 'admin', id);
+    res.json(await schedules.resume(id));
   });
 
   r.post('/:id/run', requireScope('enqueue'), async (req, res) => {
     const id = scheduleId(req);
+    await assertScheduleAllowed(schedules, res, 'enqueue', id);
     const job = await schedules.runNow(id);
     res.status(201).location(`/v1/queues/${encodeURIComponent(job.queue)}/jobs/${encodeURIComponent(job.id)}`);
     res.json({ id: job.id, queue: job.queue, name: job.name, schedule: id });

@@ -94,6 +94,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   /** Jobs moved back to wait at the end of the grace period: their end is not an attempt. */
   private readonly handedBack = new Set<string>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** Set by quiet(): a job fetched after it goes back to its queue unrun. */
+  private quieted = false;
   private stopping: Promise<void> | undefined;
 
   constructor(opts: WorkerHostOptions) {
@@ -150,6 +152,13 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     const { config, handlers } = this.opts;
     const log = this.log.child({ queue });
     const processor = async (job: Job, token?: string): Promise<unknown> => {
+      if (this.quieted && token) {
+        // BullMQ's pause() does not cut a fetch already blocked in Redis: the
+        // job it brings in after quiet() goes back to wait, no attempt counted.
+        await job.moveToWait(token);
+        this.workers.get(queue)?.forgetJob(String(job.id));
+        throw new WaitingError();
+      }
       const key = `${queue}\u0000${job.id}`;
       this.running.set(key, { queue, job, token });
       this.stats.active = this.running.size;
@@ -195,7 +204,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       this.stats.failed++;
       const final = Boolean(job.finishedOn);
       this.emit('job-failed', queue, job, err, final);
-      log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
+      const durationMs = job.processedOn ? Date.now() - job.processedOn : undefined;
+      log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, durationMs, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
       if (final) {
         this.deadLetters!.bury(queue, String(job.id)).catch((e: unknown) => {
           log.warn({ jobId: job.id, err: String(e) }, 'could not move job to dead letters yet; the sweep will retry');
@@ -224,6 +234,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
    * Quiet: take no new jobs; running ones go on.
    */
   async quiet(): Promise<void> {
+    this.quieted = true;
     await Promise.all([...this.workers.values()].map((w) => w.pause(true)));
   }
 
