@@ -7,6 +7,7 @@ import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
 import { WorkerMetrics } from '#shared/runtime/worker-metrics.ts';
 import { startTracing } from '#shared/tracing.ts';
 import { attachJobLog } from '#shared/runtime/job-log.ts';
+import { InteropBridge } from '#shared/interop/bridge.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 
@@ -29,7 +30,9 @@ try {
   const metrics = new WorkerMetrics({ config, host, handlerNames: Object.keys(handlers), logger: log });
   // Services stop together; the last spans are flushed once the host has stopped (host.stop() is idempotent).
   const flushTraces = { start: async () => {}, stop: async () => void (await host.stop(), await tracing?.shutdown()) };
-  await runUntilSignalled([flushTraces, metrics, new ScheduleKeeper(config, log), host], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
+  // INTEROP=sidekiq,resque: move jobs pushed in those formats into Conveyor queues (shared/interop/bridge.ts).
+  const interop = config.interop.length > 0 ? [new InteropBridge({ config, logger: log })] : [];
+  await runUntilSignalled([flushTraces, metrics, new ScheduleKeeper(config, log), host, ...interop], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
   reportStartFailure(log, err);
   process.exit(2);
