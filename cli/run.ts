@@ -12,8 +12,10 @@ import { queueCommands } from './queues.ts';
 import { jobCommands } from './jobs.ts';
 import { deadCommands } from './dead.ts';
 import { scheduleCommands } from './schedules.ts';
+import { workerCommands } from './workers.ts';
+import { redisCommands } from './redis.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands];
+export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands];
 
 const INTRO = [
   'conveyor - operate Conveyor queues from the command line.',
