@@ -74,7 +74,11 @@ export class Metrics {
       registers,
     });
     for (const o of ['created', 'duplicate', 'rejected', 'failed'] as const) this.enqueue.inc({ outcome: o }, 0);
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: '' });
+    if (opts.processMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: '' });
+      // Gauges named like counters (promtool check metrics flags them); nodejs_active_handles etc. say the same by type.
+      for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(n);
+    }
 
     const conn = opts.redis ?? opts.queueSet?.connection;
     if (conn) {

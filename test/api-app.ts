@@ -14,6 +14,7 @@ import { Metrics } from '#shared/metrics.ts';
 import { Schedules } from '#shared/queue/schedules.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import type { Config } from '#shared/config/config.ts';
+import { loadPayloadSchemas } from '#shared/queue/payload-schemas.ts';
 import { createApp } from '../server/app.ts';
 
 export interface Answer {
@@ -56,10 +57,18 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
   const conn = createRedis(config.redis, { role: 'producer', commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   await waitUntilReady(conn, config.redis.redacted);
   const queues = new QueueSet(conn);
-  const producer = new Producer(queues, { maxPayloadBytes: config.maxPayloadBytes, timeoutMs: config.redisCommandTimeoutMs, redisLabel: config.redis.redacted });
+  // As server/main.ts: payload schemas from HANDLERS, BULK_MAX.
+  const schemas = await loadPayloadSchemas(config.handlersPath);
+  const producer = new Producer(queues, {
+    maxPayloadBytes: config.maxPayloadBytes,
+    timeoutMs: config.redisCommandTimeoutMs,
+    redisLabel: config.redis.redacted,
+    maxBulk: config.bulkMax,
+    validatePayload: schemas.size > 0 ? schemas.validator : undefined,
+  });
   const inspector = new Inspector(queues);
-  const metrics = new Metrics({ inspector });
   const schedules = new Schedules(queues, producer, { maxPayloadBytes: config.maxPayloadBytes });
+  const metrics = new Metrics({ inspector, queueSet: queues, schedules });
   const app = createApp({ config, producer, inspector, logger, metrics, schedules, readiness: () => primaryStatus(conn, 1000) });
   const http = new HttpService({ handler: app, port: 0, host: '127.0.0.1', graceMs: 1000 });
   await http.start();
