@@ -4,6 +4,7 @@
  */
 import { ConveyorError, isConveyorError } from '../errors.ts';
 import { toRedisError, type RedisConnection } from '../redis/connections.ts';
+import { whenWritable } from '../redis/sentinel-fence.ts';
 import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';
@@ -77,13 +78,16 @@ export class Producer {
         // BullMQ answers the same way whether it added the job or found one with
         // that id; ask first so the caller learns it was a duplicate.
         if ((await this.conn.exists(keys.job(queue, job.opts.jobId))) === 1) {
+          // A retry after DURABILITY_NOT_CONFIRMED lands here: the job it finds
+          // must be confirmed like a new one before "duplicate" promises anything.
+          await this.confirmReplicas(minReplicas, [job.opts.jobId]);
           return { id: job.opts.jobId, queue, name: job.name, duplicate: true };
         }
       }
       const added = await this.queues.source(queue).add(job.name, job.data ?? null, opts);
       await this.confirmReplicas(minReplicas, [String(added.id)]);
       return { id: String(added.id), queue, name: job.name, duplicate: false };
-    });
+    }, minReplicas);
   }
 
   /**
@@ -114,7 +118,7 @@ export class Producer {
       if (ids.length !== jobs.length) throw new ConveyorError('SHUTTING_DOWN', 'the producer is closing');
       await this.confirmReplicas(minReplicas, ids);
       return { ids };
-    });
+    }, minReplicas);
   }
 
   /** Redis WAIT on the connection that wrote the jobs. */
@@ -130,16 +134,30 @@ export class Producer {
     }
   }
 
-  private async bounded<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one enqueue within the producer's timeout (plus the WAIT time in
+   * durable mode): past it the caller gets REDIS_UNAVAILABLE (HTTP 503) and
+   * may retry with the same jobId. During a Sentinel failover the write waits
+   * for the new primary first (sentinel-fence.ts) and is dropped, not sent
+   * late, if the timeout passed meanwhile.
+   */
+  private async bounded<T>(fn: () => Promise<T>, minReplicas = 0): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    let expired = false;
+    const unavailable = () => new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} did not answer within ${this.opts.timeoutMs} ms`);
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} did not answer within ${this.opts.timeoutMs} ms`)),
-        this.opts.timeoutMs + (this.opts.minReplicas > 0 ? this.opts.waitTimeoutMs : 0),
-      );
+      timer = setTimeout(() => {
+        expired = true;
+        reject(unavailable());
+      }, this.opts.timeoutMs + (minReplicas > 0 ? this.opts.waitTimeoutMs : 0));
     });
+    const work = (async () => {
+      await whenWritable(this.conn);
+      if (expired) throw unavailable();
+      return fn();
+    })();
     try {
-      return await Promise.race([fn(), deadline]);
+      return await Promise.race([work, deadline]);
     } catch (err) {
       if (isConveyorError(err)) throw err;
       throw toRedisError(err, this.opts.redisLabel);

@@ -17,6 +17,8 @@ import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../config/redis-url.ts';
 import type { Logger } from '../log.ts';
 import { sentinelOptions } from './sentinel-connector.ts';
+import { watchPrimary } from './primary-watch.ts';
+import { attachFence } from './sentinel-fence.ts';
 
 export type RedisRole = 'producer' | 'worker' | 'inspector' | 'subscriber';
 export type RedisConnection = Redis | Cluster;
@@ -31,12 +33,20 @@ export interface ConnectionOptions {
   name?: string;
 }
 
-const RECONNECT_ON = /^(READONLY|LOADING|MASTERDOWN)\b/;
-/** No reply byte for this long on a busy socket means the server is gone or frozen. */
+// UNBLOCKED: Redis 7 ends a blocking command (BullMQ's BZPOPMIN) with it when
+// its primary turns replica; the next one would get READONLY.
+const RECONNECT_ON = /^(READONLY|LOADING|MASTERDOWN|UNBLOCKED)\b/;
+/**
+ * No reply byte for this long on a busy socket means the server is gone or
+ * frozen. Workers block (BZPOPMIN up to 10 s on BullMQ's duplicate of this
+ * connection), so theirs is longer than any block; a producer's is its
+ * command timeout plus a second: the command has failed by then anyway.
+ */
 export const SOCKET_TIMEOUT_MS = 15_000;
 
 function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions {
   const waits = opts.role === 'worker' || opts.role === 'subscriber';
+  const commandTimeout = opts.commandTimeoutMs ?? 5000;
   const tls = target.tls ? { ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) } : undefined;
   return {
     username: target.username,
@@ -55,14 +65,14 @@ function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions
     // 2 = reconnect and resend the command that got the error.
     reconnectOnError: (err: Error) => (RECONNECT_ON.test(err.message) ? 2 : false),
     // A primary that stops answering but keeps its socket open must be noticed:
-    // drop the socket when a command gets no byte back within socketTimeout
-    // (longer than BullMQ's longest block, its 5 s drainDelay), then reconnect,
-    // which for Sentinel also asks the sentinels where the primary is now.
+    // drop the socket when a command gets no byte back within socketTimeout,
+    // then reconnect, which for Sentinel also asks the sentinels where the
+    // primary is now. (An idle connection is probed by primary-watch.ts.)
     keepAlive: 10_000,
-    socketTimeout: SOCKET_TIMEOUT_MS,
+    socketTimeout: waits ? SOCKET_TIMEOUT_MS : commandTimeout + 1000,
     // Safety net for a blocking command that would otherwise wait forever.
     blockingTimeout: 10_000,
-    ...(waits ? {} : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
+    ...(waits ? {} : { commandTimeout }),
     lazyConnect: false,
   };
 }
@@ -98,6 +108,11 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
         },
       );
       break;
+  }
+  if (conn instanceof Redis) {
+    watchPrimary(conn, { target, name: opts.name, logger: opts.logger });
+    // Enqueues wait out a Sentinel failover instead of landing on the old primary.
+    if (target.kind === 'sentinel' && opts.role === 'producer') attachFence(conn, target, { tlsCa: opts.tlsCa, logger: opts.logger });
   }
   // An 'error' event with no listener crashes the process; log it, throttled,
   // and let ioredis reconnect.
