@@ -13,6 +13,7 @@ import type { Service } from '#shared/runtime/service.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import { isConveyorError } from '#shared/errors.ts';
 import { createApp } from './app.ts';
+import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
 
 class DashboardService implements Service {
   private conn: RedisConnection | undefined;
@@ -61,6 +62,7 @@ try {
   const config = loadConfig(process.env);
   log = createLogger('dashboard', config.logLevel);
   log.info({ config: describeConfig(config) }, 'config');
+  void checkRedisAtStart(config, log); // warnings only (noeviction, persistence, replica); never blocks the start
   await runUntilSignalled([new DashboardService(config, log)], log);
 } catch (err) {
   const msg = isConveyorError(err) ? `${err.code}: ${err.message}` : String(err);

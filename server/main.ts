@@ -15,12 +15,14 @@ import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { loadPayloadSchemas } from '#shared/queue/payload-schemas.ts';
 import { startTracing } from '#shared/tracing.ts';
 import { createApp } from './app.ts';
+import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
 
 let log = createLogger('server');
 try {
   const config = loadConfig(process.env);
   log = createLogger('server', config.logLevel);
   log.info({ config: describeConfig(config) }, 'config');
+  void checkRedisAtStart(config, log); // warnings only (noeviction, persistence, replica); never blocks the start
 
   // Payload schemas come from the HANDLERS modules, as the workers' handlers do.
   const payloadSchemas = await loadPayloadSchemas(config.handlersPath);

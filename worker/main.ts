@@ -10,6 +10,7 @@ import { attachJobLog } from '#shared/runtime/job-log.ts';
 import { InteropBridge } from '#shared/interop/bridge.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
+import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
 
 /** Beyond SHUTDOWN_GRACE_MS: handing jobs back, closing connections. */
 const STOP_MARGIN_MS = 15_000;
@@ -19,6 +20,7 @@ try {
   const config = loadConfig(process.env);
   log = createLogger('worker', config.logLevel);
   log.info({ config: describeConfig(config) }, 'config');
+  void checkRedisAtStart(config, log); // warnings only (noeviction, persistence, replica); never blocks the start
   const handlers = await resolveHandlers(config.httpAllowedHosts, config.handlersPath);
   log.info({ handlers: Object.keys(handlers).sort() }, 'handlers loaded');
   const tracing = await startTracing(config, log, 'worker');
