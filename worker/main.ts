@@ -7,6 +7,7 @@ import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
 import { WorkerMetrics } from '#shared/runtime/worker-metrics.ts';
 import { startTracing } from '#shared/tracing.ts';
 import { attachJobLog } from '#shared/runtime/job-log.ts';
+import { attachWatchdog } from '#shared/runtime/watchdog.ts';
 import { InteropBridge } from '#shared/interop/bridge.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
@@ -26,6 +27,7 @@ try {
   const tracing = await startTracing(config, log, 'worker');
   const host = new WorkerHost({ config, handlers, logger: log, telemetry: tracing?.telemetry });
   attachJobLog(host, log); // LOG_LEVEL=debug: a line per job start and completion
+  attachWatchdog(host, { logger: log }); // replaces a BullMQ worker that stopped fetching (bullmq #4585 and kin)
   // Fleet heartbeat; a "stop" from the board shuts the process down as SIGTERM does.
   attachHeartbeat(host, { logger: log, onStop: () => process.kill(process.pid, 'SIGTERM') });
   // GET /metrics on METRICS_PORT (nothing without it); listens before the host starts, stops after it.

@@ -30,6 +30,8 @@ export interface WorkerStats {
   processed: number;
   failed: number;
   active: number;
+  /** BullMQ workers replaced because they had gone silent (watchdog.ts). */
+  watchdogRestarts: number;
 }
 
 /**
@@ -43,6 +45,8 @@ export interface WorkerHostEvents {
   'job-completed': [queue: string, job: Job, durationMs: number];
   'job-failed': [queue: string, job: Job, err: Error, final: boolean];
   'worker-error': [queue: string, err: Error];
+  /** recreateWorker() replaced the queue's BullMQ worker (reason: 'silent' from the watchdog). */
+  'worker-recreated': [queue: string, reason: string];
   stopping: [];
   stopped: [];
 }
@@ -80,7 +84,7 @@ const SWEEP_INTERVAL_MS = 30_000;
 
 export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Service {
   readonly id: string;
-  readonly stats: WorkerStats = { processed: 0, failed: 0, active: 0 };
+  readonly stats: WorkerStats = { processed: 0, failed: 0, active: 0, watchdogRestarts: 0 };
   private readonly opts: WorkerHostOptions;
   private readonly log: Logger;
   private readonly workers = new Map<string, HostedWorker>();
@@ -146,6 +150,30 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   /** The BullMQ workers by queue (read-only use: isRunning, isPaused). */
   bullWorkers(): ReadonlyMap<string, Worker> {
     return this.workers;
+  }
+
+  /** Jobs of this queue this process is running now. */
+  activeJobs(queue: string): number {
+    let n = 0;
+    for (const r of this.running.values()) if (r.queue === queue) n++;
+    return n;
+  }
+
+  /**
+   * Replaces the queue's BullMQ worker with a new one (the watchdog's cure for
+   * a worker that stopped fetching). The old one is force-closed within a
+   * deadline and, if even that hangs, abandoned (its timers stopped); its
+   * running jobs, if any, are not waited for: their locks lapse and the
+   * stalled check runs them again, so the watchdog calls this only when the
+   * queue has none here.
+   */
+  async recreateWorker(queue: string, reason: string): Promise<void> {
+    const old = this.workers.get(queue);
+    if (!old || this.state !== 'running') return;
+    this.workers.set(queue, this.createWorker(queue));
+    if (reason === 'silent') this.stats.watchdogRestarts++;
+    this.emit('worker-recreated', queue, reason);
+    if ((await raceTimeout(old.close(true), FORCE_CLOSE_MS)) === 'timeout') await old.abandon();
   }
 
   private createWorker(queue: string): HostedWorker {
