@@ -64,7 +64,7 @@ test('a worker whose fetch loop is parked is replaced: jobs that waited run, cou
   t.after(() => host.stop());
   await waitFor('the fetch loop to park', () => parked?.parkedAt());
 
-  const ids = [];
+  const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push((await core.producer.enqueue(queue, { name: 'work', data: { i } })).id);
   await waitFor('every job completed', async () => {
     const states = await Promise.all(ids.map(async (id) => (await core.inspector.getJob(queue, id))?.state));
