@@ -127,6 +127,7 @@ export async function checkRedisAtStart(config: Readonly<Config>, log: Logger, o
     const report = await inspectRedisSetup(conn);
     for (const f of report.findings) log.warn({ check: f.check, ...f.details, redis: config.redis.redacted }, f.message);
     for (const s of report.skipped) log.info({ check: s.check, redis: config.redis.redacted }, `startup check skipped: ${s.reason}`);
+    log.info({ findings: report.findings.map((f) => f.check), source: report.source }, 'startup checks done');
     return report;
   } catch (err) {
     log.debug({ err: err instanceof Error ? err.message : String(err) }, 'startup checks did not run');
