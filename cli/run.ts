@@ -14,8 +14,9 @@ import { deadCommands } from './dead.ts';
 import { scheduleCommands } from './schedules.ts';
 import { workerCommands } from './workers.ts';
 import { redisCommands } from './redis.ts';
+import { migrateCommands } from './migrate.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands];
+export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands];
 
 const INTRO = [
   'conveyor - operate Conveyor queues from the command line.',

@@ -9,6 +9,7 @@ import { startTracing } from '#shared/tracing.ts';
 import { attachJobLog } from '#shared/runtime/job-log.ts';
 import { attachWatchdog } from '#shared/runtime/watchdog.ts';
 import { InteropBridge } from '#shared/interop/bridge.ts';
+import { DualDrain } from '#shared/migrate/dual-drain.ts';
 import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
 import { resolveHandlers } from './handlers/index.ts';
 import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
@@ -36,7 +37,9 @@ try {
   const flushTraces = { start: async () => {}, stop: async () => void (await host.stop(), await tracing?.shutdown()) };
   // INTEROP=sidekiq,resque: move jobs pushed in those formats into Conveyor queues (shared/interop/bridge.ts).
   const interop = config.interop.length > 0 ? [new InteropBridge({ config, logger: log })] : [];
-  await runUntilSignalled([flushTraces, metrics, new ScheduleKeeper(config, log), host, ...interop], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
+  // DRAIN_REDIS_URLS: during a migration, also consume the old deployments until they are empty (shared/migrate/dual-drain.ts).
+  const drain = config.drainRedisUrls.length > 0 ? [new DualDrain({ config, handlers, logger: log })] : [];
+  await runUntilSignalled([flushTraces, metrics, new ScheduleKeeper(config, log), host, ...interop, ...drain], log, { stopDeadlineMs: config.shutdownGraceMs + STOP_MARGIN_MS });
 } catch (err) {
   reportStartFailure(log, err);
   process.exit(2);
