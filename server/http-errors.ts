@@ -39,8 +39,16 @@ function bodyParserError(err: unknown): ConveyorError | undefined {
   return new ConveyorError(code, String(message));
 }
 
+/** The router's answer to a path with a malformed %-escape (/v1/queues/%C0%AE/jobs): URIError with status 400. */
+function routerError(err: unknown): ConveyorError | undefined {
+  if (err instanceof URIError && (err as { status?: unknown }).status === 400) {
+    return new ConveyorError('INVALID_REQUEST', `the path has a malformed %-escape (${err.message}); encode names as UTF-8`);
+  }
+  return undefined;
+}
+
 export function toHttpError(err: unknown, redisLabel: string): HttpError & { bug: boolean } {
-  let e: ConveyorError | undefined = isConveyorError(err) ? err : bodyParserError(err);
+  let e: ConveyorError | undefined = isConveyorError(err) ? err : (bodyParserError(err) ?? routerError(err));
   if (!e && isRedisFailure(err)) e = toRedisError(err, redisLabel);
   if (!e) e = new ConveyorError('INTERNAL', 'an unexpected error occurred; the server log has the details');
   const status = ERROR_CODES[e.code].status;

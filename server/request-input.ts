@@ -3,6 +3,7 @@
  * and paging. Everything here throws ConveyorErrors before any Redis call, so
  * bad input changes nothing.
  */
+import { isUtf8 } from 'node:buffer';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { ConveyorError } from '#shared/errors.ts';
 import { assertQueueName } from '#shared/queue/producer.ts';
@@ -18,6 +19,14 @@ export const DEFAULT_MAX_DEPTH = 64;
 
 /** Requests whose body was present but empty (body-parser turns "" into {}). */
 const emptyBodies = new WeakSet<Request>();
+/** Requests whose body is not UTF-8: decoding would turn the bad bytes into U+FFFD and accept a job the client never sent. */
+const notUtf8 = new WeakSet<Request>();
+
+/** A decompression error from zlib (a body that is not the gzip/deflate/br its Content-Encoding says). */
+function isZlibError(err: unknown): boolean {
+  const e = err as { errno?: unknown; code?: unknown; type?: unknown };
+  return typeof e === 'object' && e !== null && e.type === undefined && typeof e.errno === 'number' && typeof e.code === 'string';
+}
 
 /**
  * The JSON body of an enqueue route: application/json only (415 otherwise),
@@ -31,6 +40,7 @@ export function jsonBody(limitBytes: number, maxDepth = DEFAULT_MAX_DEPTH): Requ
     type: () => true, // the type was checked just before
     verify: (req, _res, buf) => {
       if (buf.length === 0) emptyBodies.add(req as Request);
+      else if (!isUtf8(buf)) notUtf8.add(req as Request);
     },
   });
   return (req, res, next) => {
@@ -41,7 +51,11 @@ export function jsonBody(limitBytes: number, maxDepth = DEFAULT_MAX_DEPTH): Requ
     }
     parse(req, res, (err?: unknown) => {
       if (err) {
-        next(err);
+        next(isZlibError(err) ? new ConveyorError('INVALID_REQUEST', `the body could not be decompressed as its Content-Encoding "${String(req.headers['content-encoding'])}" says`) : err);
+        return;
+      }
+      if (notUtf8.has(req)) {
+        next(new ConveyorError('INVALID_JSON', 'the body is not valid UTF-8; send JSON in UTF-8'));
         return;
       }
       if (req.body === undefined || emptyBodies.has(req)) {

@@ -9,13 +9,15 @@ export const PREFIX = 'conveyor';
 const QUEUE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 // Printable: no control characters (C0, DEL, C1); 1-128 characters.
 const JOB_NAME = /^[^\p{Cc}]{1,128}$/u;
+// A lone surrogate ("\ud800" in JSON) is not text: Redis would store U+FFFD in its place and the name or id would change.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 export function isValidQueueName(name: unknown): name is string {
   return typeof name === 'string' && QUEUE_NAME.test(name);
 }
 
 export function isValidJobName(name: unknown): name is string {
-  return typeof name === 'string' && JOB_NAME.test(name) && name.trim() !== '';
+  return typeof name === 'string' && JOB_NAME.test(name) && name.trim() !== '' && !LONE_SURROGATE.test(name);
 }
 
 /**
@@ -31,7 +33,7 @@ export const RESERVED_JOB_IDS: ReadonlySet<string> = new Set([
 
 /** Job ids chosen by callers: printable, no ':' (BullMQ reserves it), not an integer (BullMQ's own ids are), not a BullMQ key name. */
 export function isValidJobId(id: unknown): id is string {
-  return typeof id === 'string' && JOB_NAME.test(id) && !id.includes(':') && `${parseInt(id, 10)}` !== id && !RESERVED_JOB_IDS.has(id);
+  return typeof id === 'string' && JOB_NAME.test(id) && !LONE_SURROGATE.test(id) && !id.includes(':') && `${parseInt(id, 10)}` !== id && !RESERVED_JOB_IDS.has(id);
 }
 
 /** The BullMQ queue name of a Conveyor queue. */

@@ -36,7 +36,10 @@ export class QueueSet {
   dead(queue: string): Queue {
     let q = this.deads.get(queue);
     if (!q) {
-      q = new Queue(deadBullName(queue), { connection: this.connection, prefix: PREFIX, skipWaitingForReady: true });
+      // skipMetasUpdate: a Queue object writes its meta hash when built, so a mere lookup of a
+      // dead letter (GET of an unknown job id) would write to Redis. The dead queue is only a
+      // store; BullMQ's scripts take defaults when its meta is absent.
+      q = new Queue(deadBullName(queue), { connection: this.connection, prefix: PREFIX, skipWaitingForReady: true, skipMetasUpdate: true });
       q.on('error', () => {});
       this.deads.set(queue, q);
     }
