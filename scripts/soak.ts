@@ -112,7 +112,7 @@ try {
   const endMem = await usedMemory();
   const summary = await core.inspector.summary(QUEUE);
   const kept = summary.counts.completed;
-  const completedIds = (await client.zrange(`conveyor:{${QUEUE}}:completed`, 0, 49)) as string[];
+  const completedIds = (await client.zrange(`conveyor:{${QUEUE}}:completed`, '0', '49')) as string[];
   let jobBytes = 0;
   for (const id of completedIds) jobBytes += Number(await client.call('MEMORY', 'USAGE', `conveyor:{${QUEUE}}:${id}`, 'SAMPLES', '0'));
   const zsetBytes = Number(await client.call('MEMORY', 'USAGE', `conveyor:{${QUEUE}}:completed`, 'SAMPLES', '0'));
