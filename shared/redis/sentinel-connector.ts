@@ -24,11 +24,6 @@ import type { SentinelTarget } from '../config/redis-url.ts';
 
 type SentinelOptions = Pick<RedisOptions, 'Connector' | 'sentinelUsername' | 'sentinelPassword'>;
 
-interface Credentials {
-  username: string | undefined;
-  password: string | undefined;
-}
-
 interface EventSource {
   on(event: 'error', listener: (err: Error) => void): unknown;
 }
@@ -42,14 +37,32 @@ interface ConnectorInternals {
 const NEEDS_AUTH = /^NOAUTH\b/;
 const CLOSED = /^Connection is closed/;
 
+export interface Credentials {
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/**
+ * What to send to the Sentinels, in order: the explicit ?sentinelPassword /
+ * ?sentinelUsername alone; otherwise nothing first, then (after a NOAUTH)
+ * the URL's credentials when it has a password.
+ */
+export function sentinelCredentialAttempts(target: SentinelTarget): Credentials[] {
+  if (target.sentinelPassword !== undefined || target.sentinelUsername !== undefined) {
+    return [{ username: target.sentinelUsername, password: target.sentinelPassword }];
+  }
+  const anonymous = { username: undefined, password: undefined };
+  return target.password === undefined ? [anonymous] : [anonymous, { username: target.username, password: target.password }];
+}
+
+/** True for the reply of a server that wants credentials (first attempt failed, try the next). */
+export function needsAuth(err: unknown): boolean {
+  return err instanceof Error && NEEDS_AUTH.test(err.message);
+}
+
 /** ioredis options for the Sentinel side of a sentinel target. */
 export function sentinelOptions(target: SentinelTarget): SentinelOptions {
-  const explicit = target.sentinelPassword !== undefined || target.sentinelUsername !== undefined;
-  const first: Credentials = explicit
-    ? { username: target.sentinelUsername, password: target.sentinelPassword }
-    : { username: undefined, password: undefined };
-  // Fall back only to credentials that differ from the first try.
-  const fallback = !explicit && target.password !== undefined ? { username: target.username, password: target.password } : undefined;
+  const [first, fallback] = sentinelCredentialAttempts(target) as [Credentials, Credentials | undefined];
   return { Connector: sentinelConnector(first, fallback) };
 }
 
@@ -84,7 +97,7 @@ function sentinelConnector(first: Credentials, fallback: Credentials | undefined
         try {
           return await lookup(endpoint);
         } catch (err) {
-          if (fallback && current !== fallback && NEEDS_AUTH.test((err as Error).message)) {
+          if (fallback && current !== fallback && needsAuth(err)) {
             current = fallback;
             return lookup(endpoint);
           }
