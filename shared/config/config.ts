@@ -61,6 +61,8 @@ export interface Config {
   /** npm start's own Redis (when REDIS_URL is unset): its port and the folder holding its data. */
   localRedisPort: number;
   conveyorHome: string;
+  /** npm run start:ha (CONVEYOR_HA_BASE_PORT): data nodes on base..base+2, Sentinels on base+20000..base+20002. */
+  haBasePort: number;
   queues: readonly string[];
   concurrency: number;
   handlersPath: string | undefined;
@@ -294,6 +296,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     heartbeatTtlMs,
     localRedisPort,
     conveyorHome: env.CONVEYOR_HOME?.trim() || '.conveyor',
+    haBasePort: int(env, 'CONVEYOR_HA_BASE_PORT', 6390, 1024, 45_533),
     queues: queues.length > 0 ? queues : ['default'],
     concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
     handlersPath: env.HANDLERS?.trim() || undefined,
