@@ -54,11 +54,11 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
     },
   });
   const logger = pino({ level: 'warn' }, sink);
+  // As server/main.ts: payload schemas from HANDLERS (before any connection, so a bad module leaks none).
+  const schemas = await loadPayloadSchemas(config.handlersPath);
   const conn = createRedis(config.redis, { role: 'producer', commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   await waitUntilReady(conn, config.redis.redacted);
   const queues = new QueueSet(conn);
-  // As server/main.ts: payload schemas from HANDLERS, BULK_MAX.
-  const schemas = await loadPayloadSchemas(config.handlersPath);
   const producer = new Producer(queues, {
     maxPayloadBytes: config.maxPayloadBytes,
     timeoutMs: config.redisCommandTimeoutMs,
