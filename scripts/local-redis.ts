@@ -6,6 +6,9 @@
  *
  * If a Redis already answers PING on the port (a previous run whose supervisor
  * was killed, or one the user started), it is reused and left running at the end.
+ *
+ * launchRedis is the spawn-wait-stop of one redis-server; local-ha.ts
+ * (npm run start:ha) starts its six nodes with it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -24,6 +27,8 @@ export interface LocalRedis {
   stop(): Promise<void>;
   /** Resolves when a Redis we started exits, for whatever reason. */
   exited: Promise<number | string>;
+  /** The redis-server's pid, when we started it. */
+  pid?: number | undefined;
 }
 
 /** A failure with a message for people (install hints, port clashes). */
@@ -83,43 +88,69 @@ export async function ensureLocalRedis(opts: { port: number; dir: string; readyT
     return { url, port, dir, started: false, stop: async () => {}, exited: new Promise(() => {}) };
   }
   if (!hasRedisServer()) throw new LocalRedisError(INSTALL_HINT);
-
   mkdirSync(dir, { recursive: true });
-  const logFile = join(dir, 'redis.log');
-  const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    // Acknowledged jobs survive a crash or a restart: AOF, fsync every second.
-    '--appendonly', 'yes',
-    '--appendfsync', 'everysec',
-    // A queue must never lose jobs to eviction; a full Redis refuses writes instead.
-    '--maxmemory-policy', 'noeviction',
-    '--logfile', logFile,
-    '--daemonize', 'no',
-  ];
+  return launchRedis({
+    port,
+    dir,
+    readyTimeoutMs: opts.readyTimeoutMs,
+    args: [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--dir', dir,
+      // Acknowledged jobs survive a crash or a restart: AOF, fsync every second.
+      '--appendonly', 'yes',
+      '--appendfsync', 'everysec',
+      // A queue must never lose jobs to eviction; a full Redis refuses writes instead.
+      '--maxmemory-policy', 'noeviction',
+      '--logfile', join(dir, 'redis.log'),
+      '--daemonize', 'no',
+    ],
+  });
+}
+
+export interface LaunchOptions {
+  port: number;
+  /** Holds redis.log (unless the args name another logfile). */
+  dir: string;
+  /** redis-server's arguments: a config file and/or --options (sentinels: [conf, '--sentinel']). */
+  args: string[];
+  /** Where the server logs, for error messages. Default <dir>/redis.log. */
+  logFile?: string;
+  readyTimeoutMs?: number | undefined;
+}
+
+/**
+ * Spawns a redis-server (or Sentinel) in its own process group and waits
+ * until it answers PING on 127.0.0.1:port; stop() sends SHUTDOWN (which
+ * writes the AOF) and waits for the process.
+ */
+export async function launchRedis(opts: LaunchOptions): Promise<LocalRedis> {
+  const { port, dir } = opts;
+  const url = `redis://127.0.0.1:${port}`;
+  const logFile = opts.logFile ?? join(dir, 'redis.log');
   // Its own process group: Ctrl-C in the terminal reaches only the supervisor,
   // which stops Redis last, after the workers have drained.
-  const proc: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: true });
+  const proc: ChildProcess = spawn('redis-server', opts.args, { stdio: 'ignore', detached: true });
   let exitCode: number | string | undefined;
   const exited = new Promise<number | string>((resolve) => {
     proc.on('exit', (c, s) => resolve((exitCode = c ?? s ?? 'unknown')));
     proc.on('error', (err) => resolve((exitCode = err.message)));
   });
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (exitCode !== undefined) {
       const log = tail(logFile);
       const clash = /Address already in use/i.test(log)
-        ? `\nPort ${port} is taken by something that is not a Redis answering PING; free it, set CONVEYOR_LOCAL_REDIS_PORT to another port, or set REDIS_URL.`
+        ? `\nPort ${port} is taken by something that is not a Redis answering PING; free it or choose other ports (CONVEYOR_LOCAL_REDIS_PORT, CONVEYOR_HA_BASE_PORT), or set REDIS_URL.`
         : '';
       throw new LocalRedisError(`redis-server exited (${exitCode}) at start.${clash}\n${log}`);
     }
     if (await answersPing(url, 300)) break;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new LocalRedisError(`redis-server on port ${port} did not answer PING within ${(opts.readyTimeoutMs ?? 15_000) / 1000} s.\n${tail(logFile)}`);
+      throw new LocalRedisError(`redis-server on port ${port} did not answer PING within ${readyTimeoutMs / 1000} s.\n${tail(logFile)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -143,7 +174,7 @@ export async function ensureLocalRedis(opts: { port: number; dir: string; readyT
       }
     })());
 
-  return { url, port, dir, started: true, stop, exited };
+  return { url, port, dir, started: true, stop, exited, pid: proc.pid };
 }
 
 /** Where a previous run left data, for the start banner. */
