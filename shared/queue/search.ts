@@ -191,19 +191,25 @@ export class JobSearch {
     return hits;
   }
 
-  /** Jobs held in the structures of these queues (one pipelined LLEN / ZCARD each). */
+  /**
+   * Jobs held in the structures of these queues (one pipelined LLEN / ZCARD
+   * each). One pipeline per queue: a queue's keys share its hash slot, and on
+   * Redis Cluster a pipeline may not span slots.
+   */
   private async size(names: string[]): Promise<number> {
-    if (names.length === 0) return 0;
-    const p = this.queues.connection.pipeline();
-    for (const q of names) {
-      for (const st of STRUCTURES) {
-        const bq = st.dead ? this.queues.dead(q) : this.queues.source(q);
-        const key = bq.keys[st.name as keyof typeof bq.keys] as string;
-        if (st.kind === 'list') p.llen(key);
-        else p.zcard(key);
-      }
-    }
-    const replies = (await p.exec()) ?? [];
-    return replies.reduce((sum, [err, n]) => sum + (err ? 0 : Number(n) || 0), 0);
+    const sizes = await Promise.all(
+      names.map(async (q) => {
+        const p = this.queues.connection.pipeline();
+        for (const st of STRUCTURES) {
+          const bq = st.dead ? this.queues.dead(q) : this.queues.source(q);
+          const key = bq.keys[st.name as keyof typeof bq.keys] as string;
+          if (st.kind === 'list') p.llen(key);
+          else p.zcard(key);
+        }
+        const replies = (await p.exec()) ?? [];
+        return replies.reduce((sum, [err, n]) => sum + (err ? 0 : Number(n) || 0), 0);
+      }),
+    );
+    return sizes.reduce((a, b) => a + b, 0);
   }
 }
