@@ -105,6 +105,14 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
           retryDelayOnFailover: 200,
           enableOfflineQueue: true,
           clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+          // Re-read the slot map every 5 s, not only when a MOVED reply says it
+          // changed: an idle connection then sees a failover, and the replicas
+          // (CLUSTER SLOTS lists a replica only once it has synced).
+          slotsRefreshInterval: 5000,
+          // TLS (ElastiCache in-transit encryption): connect to the host names
+          // the cluster announces, not to addresses they resolve to, so the
+          // certificate is checked against the name it was issued for.
+          ...(target.tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
         },
       );
       break;
