@@ -25,6 +25,8 @@ export interface Fleet {
   runsFile: string;
   /** Every process, for the "nobody exited" check. */
   all(): ConveyorProcess[];
+  /** Loads running against this fleet (stopped by stop(), so a failed test does not keep one going). */
+  loads: Load[];
   stop(): Promise<void>;
 }
 
@@ -51,18 +53,21 @@ export async function startFleet(redisUrl: string, opts: { workers?: number; env
   const all = () => [server, ...workers];
   try {
     const [url] = await Promise.all([listeningUrl(server), ...workers.map((w) => w.waitForLine('"worker started"', (j) => j.msg === 'worker started', 30_000))]);
-    return {
+    const fleet: Fleet = {
       queue,
       url: url as string,
       server,
       workers,
       runsFile,
       all,
+      loads: [],
       async stop() {
+        await Promise.all(fleet.loads.map((l) => l.stop()));
         await Promise.all(all().map((p) => (p.exitCode() === undefined ? p.stop('SIGKILL') : undefined)));
         rmSync(dir, { recursive: true, force: true });
       },
     };
+    return fleet;
   } catch (err) {
     for (const p of all()) if (p.exitCode() === undefined) p.proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -139,6 +144,7 @@ export function startLoad(fleet: Fleet, opts: { rate?: number; jobMs?: number; p
     }
   };
   const started = Date.now();
+  let stopped: Promise<LoadResult> | undefined;
   const loop = (async () => {
     let n = 0;
     let lastReady = 0;
@@ -156,7 +162,7 @@ export function startLoad(fleet: Fleet, opts: { rate?: number; jobMs?: number; p
       }
     }
   })();
-  return {
+  const load: Load = {
     async firstAckAfter(at) {
       return waitFor(`an enqueue acknowledged after ${new Date(at).toISOString()}`, () => {
         let first: number | undefined;
@@ -164,13 +170,14 @@ export function startLoad(fleet: Fleet, opts: { rate?: number; jobMs?: number; p
         return first;
       }, { timeoutMs: 30_000, intervalMs: 20 });
     },
-    async stop() {
+    stop() {
       running = false;
-      await loop;
-      await Promise.all([...inflight]);
-      return r;
+      stopped ??= loop.then(() => Promise.all([...inflight])).then(() => r);
+      return stopped;
     },
   };
+  fleet.loads.push(load);
+  return load;
 }
 
 /** Waits until enqueues are acknowledged, then lets the load run steady for a few seconds before the chaos. */
@@ -242,6 +249,20 @@ export async function verify(fleet: Fleet, acked: Iterable<string>, timeoutMs = 
   };
 }
 
+/** Per worker process: ms from `at` to its first job run after it (undefined: it ran none). */
+export function workerResumeMs(fleet: Fleet, at: number): Map<number, number | undefined> {
+  const first = new Map<number, number | undefined>(fleet.workers.map((w) => [w.proc.pid!, undefined]));
+  for (const line of readFileSync(fleet.runsFile, 'utf8').split('\n')) {
+    const [, t, pid] = line.split(' ');
+    const ms = Number(t) - at;
+    const p = Number(pid);
+    if (!first.has(p) || !(ms >= 0)) continue;
+    const cur = first.get(p);
+    if (cur === undefined || ms < cur) first.set(p, ms);
+  }
+  return first;
+}
+
 /** ms from `upAt` (a new primary is up) to the first job completion the new primary records after it. */
 export function recoveryMs(outcome: Outcome, upAt: number): number | undefined {
   let first: number | undefined;
@@ -256,6 +277,8 @@ export interface Summary {
   recoveryMs: number | undefined;
   /** ms from the new primary up to the first 201 after it. */
   enqueueRecoveryMs?: number | undefined;
+  /** Per worker process: ms from the new primary up to its first job run (workerResumeMs). */
+  workerResumeMs?: Map<number, number | undefined>;
   extra?: Record<string, unknown>;
 }
 
@@ -272,6 +295,7 @@ export function printSummary(s: Summary): void {
     slowestRequestMs: s.load.slowestMs,
     recoveryMs: s.recoveryMs ?? 'none',
     enqueueRecoveryMs: s.enqueueRecoveryMs ?? 'n/a',
+    workerResumeMs: s.workerResumeMs ? [...s.workerResumeMs.values()].map((v) => v ?? 'never').join('/') : 'n/a',
     readyz: Object.fromEntries(s.load.readyz),
     ...s.extra,
   };
@@ -294,4 +318,6 @@ export function assertHealthy(fleet: Fleet, s: Summary, opts: { allowLoss?: bool
   if (!opts.allowLoss) assert.deepEqual(s.outcome.lost.slice(0, 10), [], `${s.outcome.lost.length} acknowledged jobs did not complete`);
   const limit = opts.recoveryLimitMs ?? 10_000;
   assert.ok(s.recoveryMs !== undefined && s.recoveryMs <= limit, `processing resumed ${s.recoveryMs ?? 'never'} ms after the new primary was up (limit ${limit} ms)`);
+  // Every worker process, not just one of them, came back (bullmq #4585: some stay parked).
+  for (const [pid, ms] of s.workerResumeMs ?? []) assert.ok(ms !== undefined && ms <= limit, `worker ${pid} ran its first job ${ms ?? 'never'} ms after the new primary was up`);
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recentFailovers } from '#shared/redis/failover-log.ts';
 import { startTopology } from '#shared/testing/redis-topology.ts';
-import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify } from './chaos-harness.ts';
+import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 test('SENTINEL FAILOVER mid-load: every acknowledged job completes, only 503s during the switch, processing resumes within 10 s', async (t) => {
   const topo = await startTopology();
@@ -23,7 +23,7 @@ test('SENTINEL FAILOVER mid-load: every acknowledged job completes, only 503s du
   await new Promise((r) => setTimeout(r, 6000)); // keep the load on after the switch
   const result = await load.stop();
   const outcome = await verify(fleet, result.acked.keys());
-  const s = { scenario: 'sentinel-failover', load: result, outcome, recoveryMs: recoveryMs(outcome, upAt), enqueueRecoveryMs: enqueueBack - upAt, extra: { failoverMs: ms } };
+  const s = { scenario: 'sentinel-failover', load: result, outcome, recoveryMs: recoveryMs(outcome, upAt), workerResumeMs: workerResumeMs(fleet, upAt), enqueueRecoveryMs: enqueueBack - upAt, extra: { failoverMs: ms } };
   const log = await recentFailovers(primary.client(), 10);
   printSummary({ ...s, extra: { ...s.extra, failoverLog: log.map((e) => `${e.from}>${e.to}:${e.kind}:${e.seenBy.split('@')[0]}`).join(',') } });
   assertHealthy(fleet, s);

@@ -4,7 +4,7 @@
  */
 import { ConveyorError, isConveyorError } from '../errors.ts';
 import { toRedisError, type RedisConnection } from '../redis/connections.ts';
-import { whenWritable } from '../redis/sentinel-fence.ts';
+import { whenWritable } from '../redis/sentinel-events.ts';
 import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';

@@ -17,8 +17,8 @@ import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../config/redis-url.ts';
 import type { Logger } from '../log.ts';
 import { sentinelOptions } from './sentinel-connector.ts';
-import { watchPrimary } from './primary-watch.ts';
-import { attachFence } from './sentinel-fence.ts';
+import { closingOnPurpose, watchPrimary } from './primary-watch.ts';
+import { followSentinel } from './sentinel-events.ts';
 
 export type RedisRole = 'producer' | 'worker' | 'inspector' | 'subscriber';
 export type RedisConnection = Redis | Cluster;
@@ -93,7 +93,9 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
         ...sentinelOptions(target),
         enableTLSForSentinelMode: target.tls,
         sentinelTLS: base.tls,
-        failoverDetector: true,
+        // Not ioredis' failoverDetector: it can end a connection for good (see
+        // sentinel-events.ts); followSentinel() below does its job safely.
+        failoverDetector: false,
       });
       break;
     case 'cluster':
@@ -119,8 +121,17 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
   }
   if (conn instanceof Redis) {
     watchPrimary(conn, { target, name: opts.name, logger: opts.logger });
-    // Enqueues wait out a Sentinel failover instead of landing on the old primary.
-    if (target.kind === 'sentinel' && opts.role === 'producer') attachFence(conn, target, { tlsCa: opts.tlsCa, logger: opts.logger });
+    if (target.kind === 'sentinel') {
+      // Every connection, and BullMQ's duplicates of it (its blocking connections), follows failovers.
+      const events = { tlsCa: opts.tlsCa, logger: opts.logger };
+      followSentinel(conn, target, events);
+      const duplicate = conn.duplicate.bind(conn);
+      conn.duplicate = ((override?: Partial<RedisOptions>) => {
+        const d = duplicate(override);
+        followSentinel(d, target, events);
+        return d;
+      }) as typeof conn.duplicate;
+    }
   }
   // An 'error' event with no listener crashes the process; log it, throttled,
   // and let ioredis reconnect.
@@ -138,6 +149,7 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
 /** Closes a connection we created; never throws, never hangs. */
 export async function closeRedis(conn: RedisConnection | undefined): Promise<void> {
   if (!conn) return;
+  if (conn instanceof Redis) closingOnPurpose(conn);
   if (conn.status === 'end') return;
   // Not connected (Redis down, wrong password): QUIT would only sit in the
   // offline queue until the timeout below.

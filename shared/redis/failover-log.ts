@@ -39,6 +39,8 @@ export const failoverStats = {
   reconnects: 0,
   /** Connections this process dropped on purpose because they were talking to a replica. */
   replicaReconnects: 0,
+  /** Connections ioredis ended on its own that were connected again. */
+  revived: 0,
 };
 
 /**

@@ -36,12 +36,12 @@ export const ROLE_CHECK_MS = 5_000;
 
 /** Per target (redacted URL): the primary this process saw last, "address:port". */
 const lastPrimary = new Map<string, string>();
-/** Per connection: epoch ms of its last 'ready'. */
-const readyAt = new WeakMap<Redis, number>();
+/** Connections their owner is closing (closeRedis): never revived. */
+const closing = new WeakSet<Redis>();
 
-/** When the connection last became ready (0 = never). */
-export function lastReadyAt(conn: Redis): number {
-  return readyAt.get(conn) ?? 0;
+/** Marks a connection as closed on purpose (called by closeRedis before it quits). */
+export function closingOnPurpose(conn: Redis): void {
+  closing.add(conn);
 }
 
 /** The primary this process last saw for a target (tests, the board). */
@@ -91,7 +91,6 @@ export function watchPrimary(conn: Redis, opts: WatchOptions): void {
   };
 
   conn.on('ready', () => {
-    readyAt.set(conn, Date.now());
     if (readies++ > 0) failoverStats.reconnects++;
     identify().catch(() => {
       // INFO refused (ACL) or the connection dropped again: the next ready tries again.
@@ -112,5 +111,24 @@ export function watchPrimary(conn: Redis, opts: WatchOptions): void {
       .finally(() => (checking = false));
   }, opts.intervalMs ?? ROLE_CHECK_MS);
   timer.unref();
-  conn.once('end', () => clearInterval(timer));
+
+  // ioredis can end a connection that nobody closed (a disconnect racing a
+  // Sentinel lookup, see sentinel-events.ts): it then rejects every command
+  // for good, and a worker whose connection it is fetches nothing again.
+  // Such a connection is connected again. One its owner closed (closeRedis,
+  // disconnect(), QUIT: ioredis' manuallyClosing) or that never was ready
+  // (a failed start) stays closed.
+  let manual = false;
+  conn.on('close', () => (manual = Boolean((conn as unknown as { manuallyClosing?: boolean }).manuallyClosing)));
+  conn.on('end', () => {
+    if (manual || closing.has(conn) || readies === 0) {
+      clearInterval(timer);
+      return;
+    }
+    failoverStats.revived++;
+    opts.logger?.warn({ redis: opts.target.redacted, connection: opts.name }, 'redis connection ended without being closed: connecting it again');
+    setTimeout(() => {
+      if (conn.status === 'end' && !closing.has(conn)) conn.connect().catch(() => {});
+    }, 100);
+  });
 }
