@@ -4,16 +4,17 @@
  * creation times, remaining attempts and due times. Per batch:
  *
  *   1. snapshot the jobs into the journal on the old side (HSET)
- *   2. remove them from the old queue (a job that became active is refused:
- *      it finishes on the old side)
+ *   2. remove them from the old queue, each only if it is still waiting
+ *      (one script): a job a worker took meanwhile finishes on the old side
  *   3. add them to the new queue under the same ids (an id already there adds nothing)
  *   4. drop the journal entries
  *
- * The old queue is paused meanwhile (migration.ts), so no worker takes a job
- * between the snapshot and the removal. A crash leaves snapshots in the
- * journal; replayJournal() finishes them: never lost, and run twice only if a
- * job in the journal also ran on the old side while a crashed run had left the
- * queue paused and someone resumed it by hand.
+ * A crash leaves snapshots in the journal; replayJournal() finishes them:
+ * never lost. The old queue is paused meanwhile (migration.ts), which makes
+ * the journal unambiguous: a journaled job missing from the old side was
+ * removed by the move, not run there. (Only if someone resumes the queue by
+ * hand after a crash, and a worker runs and cleans away a journaled job
+ * before the rerun, can that job run twice: at least once, never lost.)
  */
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connections.ts';
@@ -77,23 +78,47 @@ async function dueTimes(side: MoveSide, ids: string[]): Promise<(number | undefi
   return replies.map(([, s]) => (s === null || s === undefined ? undefined : Math.floor(Number(s) / 0x1000)));
 }
 
+/**
+ * Removes jobs from the old side only while they wait (wait list, prioritized
+ * or delayed set), all in one script: a job a worker took meanwhile is left
+ * alone, and so is one in any other state. BullMQ's own remove() would
+ * delete a completed job too, and its LREM scans the whole wait list for
+ * every job (hours for a million waiting jobs); LREM -1 from the tail, where
+ * the oldest jobs are, stops after a few entries.
+ * KEYS[1] wait, KEYS[2] prioritized, KEYS[3] delayed; ARGV[1] the queue's key
+ * prefix ("conveyor:{q}:"), ARGV[2..] job ids. Returns the ids removed.
+ */
+const REMOVE_WAITING = `
+local removed = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local n = redis.call('LREM', KEYS[1], -1, id)
+  if n == 0 then n = redis.call('ZREM', KEYS[2], id) end
+  if n == 0 then n = redis.call('ZREM', KEYS[3], id) end
+  if n > 0 then
+    local jobKey = ARGV[1] .. id
+    local dedup = redis.call('HGET', jobKey, 'deid')
+    if dedup and redis.call('GET', ARGV[1] .. 'de:' .. dedup) == id then redis.call('DEL', ARGV[1] .. 'de:' .. dedup) end
+    redis.call('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
+    removed[#removed + 1] = id
+  end
+end
+return removed`;
+
+async function removeWaiting(side: MoveSide, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const k = side.queue.keys;
+  const out = (await side.conn.eval(REMOVE_WAITING, 3, k.wait!, k.prioritized!, k.delayed!, side.queue.toKey(''), ...ids)) as string[];
+  return new Set(out);
+}
+
 /** Steps 2-4 for snapshots already in the journal. */
 async function commit(from: MoveSide, to: MoveSide, journal: string, snaps: JobSnapshot[], t: MoveTally, { alreadyRemoved = new Set<string>() } = {}): Promise<void> {
   if (snaps.length === 0) return;
-  const removable = snaps.filter((s) => !alreadyRemoved.has(s.id));
   // A Redis error aborts the run here: the snapshots stay in the journal for the next one.
-  const codes = await Promise.all(removable.map((s) => from.queue.remove(s.id)));
-  // Check the job really left (remove() answers -8 for a scheduler's next run, which it keeps).
-  const p = from.conn.pipeline();
-  for (const s of removable) p.exists(from.queue.toKey(s.id));
-  const still = ((await p.exec()) ?? []).map(([, n]) => n === 1);
-  const gone = new Set(alreadyRemoved);
-  removable.forEach((s, i) => {
-    if (!still[i]) gone.add(s.id);
-    else if (codes[i] === 0) skip(t, 'became active on the old side: it finishes there', s.id);
-    else if (codes[i] === -8) skip(t, 'the next run of a BullMQ job scheduler that has no Conveyor schedule: left on the old side', s.id);
-    else skip(t, `the old side kept it (remove answered ${codes[i]})`, s.id);
-  });
+  const removed = await removeWaiting(from, snaps.filter((s) => !alreadyRemoved.has(s.id)).map((s) => s.id));
+  const gone = new Set([...alreadyRemoved, ...removed]);
+  for (const s of snaps) if (!gone.has(s.id)) skip(t, 'no longer waiting on the old side (a worker took it): it finishes there', s.id);
   const movable = snaps.filter((s) => gone.has(s.id));
   if (movable.length > 0) {
     const e = to.conn.pipeline();
