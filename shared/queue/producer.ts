@@ -3,7 +3,9 @@
  * enqueue (Redis WAIT on the same connection).
  */
 import { ConveyorError, isConveyorError } from '../errors.ts';
+import { Cluster } from 'ioredis';
 import { toRedisError, type RedisConnection } from '../redis/connections.ts';
+import { masterConnectionFor } from '../redis/cluster-route.ts';
 import { whenWritable } from '../redis/sentinel-events.ts';
 import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
@@ -80,12 +82,12 @@ export class Producer {
         if ((await this.conn.exists(keys.job(queue, job.opts.jobId))) === 1) {
           // A retry after DURABILITY_NOT_CONFIRMED lands here: the job it finds
           // must be confirmed like a new one before "duplicate" promises anything.
-          await this.confirmReplicas(minReplicas, [job.opts.jobId]);
+          await this.confirmReplicas(minReplicas, queue, [job.opts.jobId]);
           return { id: job.opts.jobId, queue, name: job.name, duplicate: true };
         }
       }
       const added = await this.queues.source(queue).add(job.name, job.data ?? null, opts);
-      await this.confirmReplicas(minReplicas, [String(added.id)]);
+      await this.confirmReplicas(minReplicas, queue, [String(added.id)]);
       return { id: String(added.id), queue, name: job.name, duplicate: false };
     }, minReplicas);
   }
@@ -116,15 +118,20 @@ export class Producer {
       );
       const ids = (nodes ?? []).map((n) => String(n.job.id));
       if (ids.length !== jobs.length) throw new ConveyorError('SHUTTING_DOWN', 'the producer is closing');
-      await this.confirmReplicas(minReplicas, ids);
+      await this.confirmReplicas(minReplicas, queue, ids);
       return { ids };
     }, minReplicas);
   }
 
-  /** Redis WAIT on the connection that wrote the jobs. */
-  private async confirmReplicas(n: number, ids: string[]): Promise<void> {
+  /**
+   * Redis WAIT on the connection that wrote the jobs. On Cluster that is the
+   * connection to the master of the queue's slot: WAIT has no key, and sent
+   * anywhere else it would count replicas of a master that never saw the write.
+   */
+  private async confirmReplicas(n: number, queue: string, ids: string[]): Promise<void> {
     if (n <= 0) return;
-    const acked = (await this.conn.call('WAIT', n, this.opts.waitTimeoutMs)) as number;
+    const conn = this.conn instanceof Cluster ? masterConnectionFor(this.conn, keys.job(queue, ids[0] ?? '')) : this.conn;
+    const acked = conn ? ((await conn.call('WAIT', n, this.opts.waitTimeoutMs)) as number) : 0;
     if (acked < n) {
       throw new ConveyorError(
         'DURABILITY_NOT_CONFIRMED',
