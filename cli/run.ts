@@ -15,8 +15,9 @@ import { scheduleCommands } from './schedules.ts';
 import { workerCommands } from './workers.ts';
 import { redisCommands } from './redis.ts';
 import { migrateCommands } from './migrate.ts';
+import { interopCommands } from './interop.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands];
+export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
 
 const INTRO = [
   'conveyor - operate Conveyor queues from the command line.',
@@ -43,15 +44,16 @@ export async function runCli(argv: string[], env: Env, streams: Streams = proces
   const lookup = words[0] === 'help' ? words.slice(1) : rest;
   const found = findCommand(COMMANDS, lookup);
   if (!found) {
-    // A group word alone (`conveyor dead`) or with --help shows the group.
-    const group = COMMANDS.some((c) => c.path.length > 1 && c.path[0] === lookup[0]) ? [lookup[0]!] : undefined;
-    if (group && (help || words[0] === 'help' || lookup.length === 1 || lookup[1]?.startsWith('-'))) {
+    // Group words alone (`conveyor dead`, `conveyor interop rejected`) or with --help show the group.
+    const group = groupOf(lookup);
+    const next = lookup[group.length];
+    if (group.length > 0 && (help || words[0] === 'help' || next === undefined || next.startsWith('-'))) {
       const asked = help || words[0] === 'help';
       (asked ? streams.stdout : streams.stderr).write(`${groupHelp(COMMANDS, group)}\n`);
       return asked ? EXIT.OK : EXIT.USAGE;
     }
-    const unknown = group ? `${group[0]} ${lookup[1]}` : lookup[0];
-    return fail(out, streams, new UsageError(`unknown command "${unknown}"`, group ? `conveyor ${group[0]}` : 'conveyor'));
+    const unknown = [...group, next ?? ''].join(' ');
+    return fail(out, streams, new UsageError(`unknown command "${unknown}"`, ['conveyor', ...group].join(' ')));
   }
   if (words[0] === 'help') {
     streams.stdout.write(`${commandHelp(found.command)}\n`);
@@ -94,4 +96,15 @@ function splitLeadingOptions(argv: string[]): { leading: string[]; rest: string[
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith('-')) i += argv[i] === '--redis' ? 2 : 1;
   return { leading: argv.slice(0, i), rest: argv.slice(i) };
+}
+
+/** The longest run of leading words that starts some command path without naming a command ([] if none). */
+function groupOf(words: string[]): string[] {
+  let group: string[] = [];
+  for (let n = 1; n <= words.length; n++) {
+    const prefix = words.slice(0, n);
+    if (COMMANDS.some((c) => c.path.length > n && prefix.every((w, i) => c.path[i] === w))) group = prefix;
+    else break;
+  }
+  return group;
 }
