@@ -1,14 +1,20 @@
 /**
- * Dashboard login: one user and password from the config, a signed session
- * cookie, and a gate in front of every page but /login and /healthz.
+ * Dashboard login: users and roles from the config, a signed session cookie,
+ * a CSRF token per session, and the gates in front of every page.
  *
- * The cookie is `base64url(JSON{sid,u,exp}).base64url(HMAC-SHA256)`. The HMAC
- * key is derived from the session secret AND the configured credentials, so
- * changing DASHBOARD_PASSWORD ends every session. Logout revokes the session id
- * in this process (a copy of the cookie stops working at once here); with
- * several dashboard processes behind a balancer, other processes honour the
- * cookie until it expires (SESSION_TTL_MS) — a shared revocation list is a
- * later step.
+ * Roles: the DASHBOARD_USER is "admin" (sees and changes); each user of
+ * DASHBOARD_READONLY_USERS is "read" (sees everything, changes nothing).
+ *
+ * The cookie is `base64url(JSON{sid,u,r,exp}).base64url(HMAC-SHA256)`. The HMAC
+ * key is derived from the session secret AND every configured credential, so
+ * changing a password ends every session. Logout revokes the session id in
+ * this process; with several dashboard processes behind a balancer, other
+ * processes honour the cookie until it expires (SESSION_TTL_MS).
+ *
+ * CSRF: the token is an HMAC of the session id, so it needs no storage and
+ * dies with the session. Forms carry it as `_csrf`, scripts as the
+ * `x-csrf-token` header; every request but GET/HEAD/OPTIONS (and the login
+ * form itself) must carry it.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
@@ -16,15 +22,24 @@ import { ConveyorError } from '#shared/errors.ts';
 
 export const SESSION_COOKIE = 'conveyor_session';
 export const SESSION_TTL_MS = 12 * 3600_000;
+export const CSRF_FIELD = '_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export type Role = 'admin' | 'read';
 
 export interface Credentials {
   user: string;
   password: string;
 }
 
+export interface UserEntry extends Credentials {
+  role: Role;
+}
+
 export interface Session {
   sid: string;
   user: string;
+  role: Role;
   exp: number;
 }
 
@@ -37,27 +52,32 @@ export function safeEqual(a: string, b: string): boolean {
 
 export class SessionKeeper {
   private readonly key: Buffer;
-  private readonly creds: Credentials;
+  private readonly users: readonly UserEntry[];
   /** sid → expiry of sessions ended by logout. */
   private readonly revoked = new Map<string, number>();
   private readonly now: () => number;
 
-  constructor(creds: Credentials, secret: string | undefined, now: () => number = Date.now) {
-    this.creds = creds;
+  constructor(users: readonly UserEntry[], secret: string | undefined, now: () => number = Date.now) {
+    this.users = users;
     this.now = now;
     const base = secret ?? randomBytes(32).toString('hex');
-    this.key = createHmac('sha256', base).update(`conveyor-session\0${creds.user}\0${creds.password}`).digest();
+    const h = createHmac('sha256', base).update('conveyor-session');
+    for (const u of users) h.update(`\0${u.role}\0${u.user}\0${u.password}`);
+    this.key = h.digest();
   }
 
-  checkLogin(user: string, password: string): boolean {
-    // Evaluate both so a wrong user costs the same time as a wrong password.
-    const u = safeEqual(user, this.creds.user);
-    const p = safeEqual(password, this.creds.password);
-    return u && p;
+  /** The user's role when the password is right, else undefined. Every user is compared, so timing says nothing. */
+  checkLogin(user: string, password: string): Role | undefined {
+    let role: Role | undefined;
+    for (const u of this.users) {
+      const ok = safeEqual(user, u.user) && safeEqual(password, u.password);
+      if (ok && !role) role = u.role;
+    }
+    return role;
   }
 
-  issue(user: string): { value: string; session: Session } {
-    const session: Session = { sid: randomBytes(16).toString('base64url'), user, exp: this.now() + SESSION_TTL_MS };
+  issue(user: string, role: Role): { value: string; session: Session } {
+    const session: Session = { sid: randomBytes(16).toString('base64url'), user, role, exp: this.now() + SESSION_TTL_MS };
     const body = Buffer.from(JSON.stringify(session)).toString('base64url');
     return { value: `${body}.${this.sign(body)}`, session };
   }
@@ -77,6 +97,7 @@ export class SessionKeeper {
       return undefined;
     }
     if (typeof s.exp !== 'number' || s.exp <= this.now() || typeof s.sid !== 'string') return undefined;
+    if (s.role !== 'admin' && s.role !== 'read') return undefined;
     if (this.revoked.has(s.sid)) return undefined;
     return s;
   }
@@ -87,19 +108,29 @@ export class SessionKeeper {
     this.revoked.set(session.sid, session.exp);
   }
 
+  csrfToken(session: Pick<Session, 'sid'>): string {
+    return createHmac('sha256', this.key).update(`csrf\0${session.sid}`).digest('base64url');
+  }
+
   private sign(body: string): string {
     return createHmac('sha256', this.key).update(body).digest('base64url');
   }
 }
 
-/** Reads one cookie from the Cookie header (no cookie-parser dependency for one value). */
+/** Reads one cookie from the Cookie header (no cookie-parser dependency for two values). */
 export function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
     if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 }
@@ -110,13 +141,7 @@ export function isHttps(req: Request): boolean {
 }
 
 export function setSessionCookie(req: Request, res: Response, value: string): void {
-  res.cookie(SESSION_COOKIE, value, {
-    httpOnly: true,
-    sameSite: 'strict',
-    secure: isHttps(req),
-    path: '/',
-    maxAge: SESSION_TTL_MS,
-  });
+  res.cookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: '/', maxAge: SESSION_TTL_MS });
 }
 
 export function clearSessionCookie(req: Request, res: Response): void {
@@ -129,27 +154,75 @@ export function safeNext(next: unknown): string {
   return next;
 }
 
-/** Requests that want JSON (bull-board's API, fetch calls) get 401 JSON; pages get a redirect. */
-function wantsJson(req: Request): boolean {
+/** Requests that want JSON (bull-board's API, fetch calls) get JSON errors; pages get redirects and HTML. */
+export function wantsJson(req: Request): boolean {
   if (/\/api(\/|$)/.test(req.path)) return true;
   const accept = req.headers.accept ?? '';
   return accept.includes('application/json') && !accept.includes('text/html');
 }
 
-/** The gate: lets a request through with a valid session, else 401 JSON or a redirect to /login. */
+export function sessionOf(res: Response): Session {
+  return res.locals.session as Session;
+}
+
+/** The gate: lets a request through with a valid session, else 401 JSON (or for a non-GET) or a redirect to /login. */
 export function requireSession(keeper: SessionKeeper) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const session = keeper.verify(readCookie(req, SESSION_COOKIE));
     if (session) {
       res.locals.session = session;
+      res.locals.csrf = keeper.csrfToken(session);
       next();
       return;
     }
-    if (wantsJson(req)) {
+    if (wantsJson(req) || !['GET', 'HEAD'].includes(req.method)) {
       const err = new ConveyorError('UNAUTHORIZED', 'Log in to the dashboard first (POST /login).');
       res.status(401).json({ error: { code: err.code, message: err.message } });
       return;
     }
     res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
   };
+}
+
+/**
+ * Without configured users (the dashboard then listens on 127.0.0.1 only)
+ * every visitor is one local admin; the CSRF token still guards against web
+ * pages that make the browser post to localhost.
+ */
+export function localSession(keeper: SessionKeeper) {
+  const session: Session = { sid: randomBytes(16).toString('base64url'), user: 'local', role: 'admin', exp: Number.MAX_SAFE_INTEGER };
+  const csrf = keeper.csrfToken(session);
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.locals.session = session;
+    res.locals.csrf = csrf;
+    next();
+  };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Every state-changing request carries the session's CSRF token (form field or header). */
+export function requireCsrf(req: Request, res: Response, next: NextFunction): void {
+  if (SAFE_METHODS.has(req.method)) {
+    next();
+    return;
+  }
+  const expected = res.locals.csrf as string | undefined;
+  const header = req.headers[CSRF_HEADER];
+  const field = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
+  const given = typeof header === 'string' ? header : typeof field === 'string' ? field : '';
+  if (!expected || !given || !safeEqual(given, expected)) {
+    next(new ConveyorError('CSRF_TOKEN_INVALID', 'This action came without a valid CSRF token. Reload the page and try again.'));
+    return;
+  }
+  next();
+}
+
+/** Read-only users see everything and change nothing (logout aside). */
+export function requireWriter(req: Request, res: Response, next: NextFunction): void {
+  if (SAFE_METHODS.has(req.method) || sessionOf(res).role === 'admin') {
+    next();
+    return;
+  }
+  next(new ConveyorError('READ_ONLY_USER', `"${sessionOf(res).user}" is a read-only user: it can look at everything but change nothing.`));
 }

@@ -30,10 +30,21 @@ class DashboardService implements Service {
     this.conn = createRedis(config.redis, { role: 'inspector', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: log, name: 'conveyor-dashboard' });
     await waitUntilReady(this.conn, config.redis.redacted);
     this.queues = new QueueSet(this.conn);
-    const auth = config.dashboardUser && config.dashboardPassword
-      ? { user: config.dashboardUser, password: config.dashboardPassword, sessionSecret: config.dashboardSessionSecret }
+    const login = Boolean(config.dashboardUser && config.dashboardPassword) || config.dashboardReadonlyUsers.length > 0;
+    const auth = login
+      ? { user: config.dashboardUser, password: config.dashboardPassword, readonlyUsers: config.dashboardReadonlyUsers, sessionSecret: config.dashboardSessionSecret }
       : undefined;
-    const app = createApp({ queues: this.queues, inspector: new Inspector(this.queues), logger: log, redisLabel: config.redis.redacted, auth });
+    const app = createApp({
+      queues: this.queues,
+      inspector: new Inspector(this.queues),
+      logger: log,
+      redisLabel: config.redis.redacted,
+      redisTarget: config.redis,
+      redisTlsCa: config.redisTlsCa,
+      maxPayloadBytes: config.maxPayloadBytes,
+      alertWaitingMs: config.dashboardAlertWaitingMs,
+      auth,
+    });
     const host = auth ? '0.0.0.0' : '127.0.0.1';
     if (!auth) {
       log.warn('DASHBOARD_USER and DASHBOARD_PASSWORD are unset: no login, so the dashboard listens on 127.0.0.1 only');

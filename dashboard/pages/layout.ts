@@ -1,87 +1,113 @@
 /**
- * The frame every Conveyor page shares: head, navigation, a small stylesheet.
- * Pages are plain functions returning HTML strings; every value that comes from
- * Redis or the request goes through esc().
+ * The frame every Conveyor page shares: head, navigation, the user and role,
+ * flash message, and the stylesheet and script (served from /assets: the
+ * Content-Security-Policy allows no inline script or style). Pages are plain
+ * functions returning HTML strings; every value from Redis or the request
+ * goes through esc().
  */
+import { esc } from './format.ts';
+import type { Role } from '../auth.ts';
+
+export { esc } from './format.ts';
 
 export interface NavItem {
   href: string;
   label: string;
 }
 
-/** The navigation bar; a later page adds itself here. */
 export const NAV: readonly NavItem[] = [
   { href: '/', label: 'Overview' },
-  { href: '/queues', label: 'Queues (bull-board)' },
+  { href: '/queues', label: 'Queues' },
+  { href: '/workers', label: 'Workers' },
+  { href: '/dead', label: 'Dead letters' },
+  { href: '/search', label: 'Search' },
+  { href: '/schedules', label: 'Schedules' },
+  { href: '/redis', label: 'Redis' },
+  { href: '/audit', label: 'Audit log' },
 ];
 
-export function esc(v: unknown): string {
-  return String(v ?? '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+/** Who is looking; absent on the login page. */
+export interface Viewer {
+  user: string;
+  role: Role;
+  csrf: string;
+  /** Login configured: show the logout button. */
+  logout: boolean;
 }
-
-const STYLE = `
-  :root { color-scheme: light dark; --fg: #1d2433; --muted: #667085; --line: #e4e7ec; --accent: #2f6fed; --bg: #fff; --bad: #c4320a; }
-  @media (prefers-color-scheme: dark) { :root { --fg: #e6e9ef; --muted: #98a2b3; --line: #344054; --bg: #101828; --accent: #7aa2ff; --bad: #f97066; } }
-  * { box-sizing: border-box; }
-  body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
-  header { display: flex; align-items: center; gap: 1.5rem; padding: .75rem 1.5rem; border-bottom: 1px solid var(--line); }
-  header .brand { font-weight: 700; letter-spacing: .02em; }
-  header nav { display: flex; gap: 1rem; flex: 1; }
-  header a { color: var(--fg); text-decoration: none; }
-  header a.current { color: var(--accent); font-weight: 600; }
-  main { padding: 1.5rem; max-width: 72rem; }
-  h1 { font-size: 1.35rem; margin: 0 0 1rem; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: right; padding: .4rem .75rem; border-bottom: 1px solid var(--line); font-variant-numeric: tabular-nums; }
-  th:first-child, td:first-child { text-align: left; }
-  th { color: var(--muted); font-weight: 600; font-size: .85rem; }
-  a { color: var(--accent); }
-  .muted { color: var(--muted); }
-  .bad { color: var(--bad); }
-  .tag { font-size: .75rem; padding: .05rem .4rem; border: 1px solid var(--line); border-radius: .25rem; }
-  form.inline { display: inline; margin: 0; }
-  button { font: inherit; cursor: pointer; }
-  button.link { background: none; border: 0; color: var(--fg); padding: 0; }
-  .card { max-width: 22rem; margin: 10vh auto; padding: 1.5rem; border: 1px solid var(--line); border-radius: .5rem; }
-  .card label { display: block; margin: .75rem 0 .25rem; }
-  .card input { width: 100%; padding: .45rem; font: inherit; }
-  .card button { margin-top: 1rem; width: 100%; padding: .5rem; }
-`;
 
 export interface PageOptions {
   title: string;
   /** Path of the current page, to mark it in the navigation. */
   current?: string;
-  /** Show the navigation (off on the login page). */
-  nav?: boolean;
-  /** Show the logout button (when login is configured). */
-  logout?: boolean;
+  viewer?: Viewer;
+  flash?: { text: string; tone: 'good' | 'bad' } | undefined;
+}
+
+/** The hidden CSRF field every state-changing form carries. */
+export function csrfField(viewer: Viewer | undefined): string {
+  return viewer ? `<input type="hidden" name="_csrf" value="${esc(viewer.csrf)}">` : '';
+}
+
+/** Admins see action buttons; read-only users see why there are none. */
+export function canWrite(viewer: Viewer | undefined): boolean {
+  return viewer?.role === 'admin';
 }
 
 export function page(opts: PageOptions, body: string): string {
-  const nav = opts.nav === false
-    ? ''
-    : `<nav>${NAV.map((n) => `<a href="${esc(n.href)}"${n.href === opts.current ? ' class="current" aria-current="page"' : ''}>${esc(n.label)}</a>`).join('')}</nav>${
-        opts.logout ? '<form class="inline" method="post" action="/logout"><button class="link" type="submit">Log out</button></form>' : ''
-      }`;
+  const v = opts.viewer;
+  const nav = v
+    ? `<nav class="nav" aria-label="Main">${NAV.map((n) => `<a href="${esc(n.href)}"${n.href === opts.current ? ' class="current" aria-current="page"' : ''}>${esc(n.label)}</a>`).join('')}</nav>
+<div class="who">
+  <span class="user" title="${v.role === 'read' ? 'Read-only: you can look at everything but change nothing' : 'Administrator'}">${esc(v.user)}${v.role === 'read' ? ' <span class="badge info">read-only</span>' : ''}</span>
+  ${v.logout ? `<form method="post" action="/logout" class="inline">${csrfField(v)}<button type="submit" class="btn subtle small">Log out</button></form>` : ''}
+</div>`
+    : '';
+  const flash = opts.flash ? `<div class="flash ${opts.flash.tone}" role="status">${esc(opts.flash.text)}</div>` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+${v ? `<meta name="conveyor-csrf" content="${esc(v.csrf)}">` : ''}
 <title>${esc(opts.title)} · Conveyor</title>
-<style>${STYLE}</style>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/assets/board.css">
+<script src="/assets/board.js" defer></script>
 </head>
 <body>
-<header><span class="brand">Conveyor</span>${nav}</header>
+<header class="top"><a class="brand" href="/"><span class="logo" aria-hidden="true"></span>Conveyor</a>${nav}</header>
 <main>
+${flash}
 ${body}
 </main>
 </body>
 </html>`;
+}
+
+/** A page heading with an optional line under it and actions on the right. */
+export function heading(title: string, sub = '', actions = ''): string {
+  return `<div class="page-head"><div><h1>${esc(title)}</h1>${sub ? `<p class="sub">${sub}</p>` : ''}</div>${actions ? `<div class="actions">${actions}</div>` : ''}</div>`;
+}
+
+/** An empty state: what would be here, and how it gets here. */
+export function empty(title: string, text: string): string {
+  return `<div class="empty"><p class="empty-title">${esc(title)}</p><p>${text}</p></div>`;
+}
+
+/** Previous / next links for a list shown `limit` at a time. */
+export function pager(base: string, params: Record<string, string | undefined>, offset: number, limit: number, total: number): string {
+  if (total <= limit && offset === 0) return '';
+  const link = (o: number) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+    if (o > 0) q.set('offset', String(o));
+    const s = q.toString();
+    return `${base}${s ? `?${s}` : ''}`;
+  };
+  const from = total === 0 ? 0 : offset + 1;
+  const to = Math.min(total, offset + limit);
+  const prev = offset > 0 ? `<a class="btn subtle small" href="${esc(link(Math.max(0, offset - limit)))}">← Newer</a>` : '<span class="btn subtle small disabled">← Newer</span>';
+  const next = to < total ? `<a class="btn subtle small" href="${esc(link(offset + limit))}">Older →</a>` : '<span class="btn subtle small disabled">Older →</span>';
+  return `<div class="pager"><span class="muted">${from.toLocaleString('en-US')}–${to.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}</span>${prev}${next}</div>`;
 }

@@ -1,33 +1,35 @@
-/** GET/POST /login and POST /logout (only mounted when a user and password are configured). */
+/** GET/POST /login and POST /logout (only mounted when dashboard users are configured). */
 import express, { Router, type Request, type Response } from 'express';
-import type { Logger } from '#shared/log.ts';
+import { ConveyorError } from '#shared/errors.ts';
 import {
+  CSRF_FIELD,
   SESSION_COOKIE,
   clearSessionCookie,
   readCookie,
+  safeEqual,
   safeNext,
   setSessionCookie,
   type SessionKeeper,
 } from '../auth.ts';
+import type { LoginLimiter } from '../login-limiter.ts';
+import { audit, type BoardContext } from '../context.ts';
 import { esc, page } from './layout.ts';
 
 export function loginPage(next: string, error?: string): string {
   return page(
-    { title: 'Log in', nav: false },
-    `<form class="card" method="post" action="/login">
-  <h1>Log in</h1>
-  ${error ? `<p class="bad" role="alert">${esc(error)}</p>` : ''}
+    { title: 'Log in' },
+    `<div class="login-wrap"><form class="card login" method="post" action="/login">
+  <h1>Log in to Conveyor</h1>
+  ${error ? `<div class="flash bad" role="alert">${esc(error)}</div>` : ''}
   <input type="hidden" name="next" value="${esc(next)}">
-  <label for="user">User</label>
-  <input id="user" name="user" autocomplete="username" required autofocus>
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <button type="submit">Log in</button>
-</form>`,
+  <div class="field"><label for="user">User</label><input type="text" id="user" name="user" autocomplete="username" required autofocus></div>
+  <div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required></div>
+  <button class="btn primary" type="submit">Log in</button>
+</form></div>`,
   );
 }
 
-export function loginRoutes(keeper: SessionKeeper, log: Logger): Router {
+export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: LoginLimiter): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
@@ -40,27 +42,48 @@ export function loginRoutes(keeper: SessionKeeper, log: Logger): Router {
     res.type('html').send(loginPage(safeNext(req.query.next)));
   });
 
-  router.post('/login', form, (req: Request, res: Response) => {
+  router.post('/login', form, async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const user = typeof body.user === 'string' ? body.user : '';
+    const user = typeof body.user === 'string' ? body.user.slice(0, 128) : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const next = safeNext(body.next);
-    if (!keeper.checkLogin(user, password)) {
-      log.warn({ user: user.slice(0, 64), ip: req.ip }, 'dashboard login failed');
+    const ip = req.ip ?? 'unknown';
+    const wait = limiter.retryAfterMs(ip, user);
+    if (wait > 0) {
+      const err = new ConveyorError('LOGIN_RATE_LIMITED', `Too many failed logins. Try again in ${Math.ceil(wait / 60_000)} min.`);
+      await audit(ctx, req, res, { action: 'login.limited', target: user, outcome: 'refused' });
+      res.status(err.status).set('Retry-After', String(Math.ceil(wait / 1000))).type('html').send(loginPage(next, err.message));
+      return;
+    }
+    const role = keeper.checkLogin(user, password);
+    if (!role) {
+      limiter.fail(ip, user);
+      ctx.log.warn({ user, ip }, 'dashboard login failed');
+      await audit(ctx, req, res, { action: 'login.failed', target: user, outcome: 'refused' });
       res.status(401).type('html').send(loginPage(next, 'Wrong user or password.'));
       return;
     }
-    const { value } = keeper.issue(user);
+    limiter.succeed(ip);
+    const { value, session } = keeper.issue(user, role);
     setSessionCookie(req, res, value);
-    log.info({ user, ip: req.ip }, 'dashboard login');
+    ctx.log.info({ user, role, ip }, 'dashboard login');
+    res.locals.session = session;
+    await audit(ctx, req, res, { action: 'login', outcome: 'ok' });
     res.redirect(303, next);
   });
 
-  router.post('/logout', (req: Request, res: Response) => {
+  // Logout changes state, so it carries the CSRF token too (checked here: it sits before the global gate).
+  router.post('/logout', form, async (req: Request, res: Response) => {
     const session = keeper.verify(readCookie(req, SESSION_COOKIE));
     if (session) {
+      const given = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD] ?? req.headers['x-csrf-token'];
+      if (typeof given !== 'string' || !safeEqual(given, keeper.csrfToken(session))) {
+        throw new ConveyorError('CSRF_TOKEN_INVALID', 'Logout came without a valid CSRF token. Reload the page and try again.');
+      }
       keeper.revoke(session);
-      log.info({ user: session.user }, 'dashboard logout');
+      res.locals.session = session;
+      ctx.log.info({ user: session.user }, 'dashboard logout');
+      await audit(ctx, req, res, { action: 'logout', outcome: 'ok' });
     }
     clearSessionCookie(req, res);
     res.redirect(303, '/login');

@@ -40,7 +40,13 @@ export interface RedisOverview {
   /** Only with a Sentinel URL: what they see, or why they could not be asked. */
   sentinel?: { view?: SentinelViewResult; error?: string };
   failovers: FailoverEntry[];
-  warnings: string[];
+  warnings: RedisWarning[];
+}
+
+/** bad: jobs can be lost; warn: worth a look. */
+export interface RedisWarning {
+  level: 'bad' | 'warn';
+  text: string;
 }
 
 const num = (v: string | undefined): number | undefined => {
@@ -74,15 +80,16 @@ export function nodeViewFromInfo(node: string, info: Map<string, string>): Redis
 }
 
 /** What an operator should act on, in plain words. */
-export function redisWarnings(nodes: RedisNodeView[], sentinel?: RedisOverview['sentinel']): string[] {
-  const w: string[] = [];
+export function redisWarnings(nodes: RedisNodeView[], sentinel?: RedisOverview['sentinel']): RedisWarning[] {
+  const out: RedisWarning[] = [];
+  const w = { push: (text: string, level: RedisWarning['level'] = 'warn') => out.push({ level, text }) };
   for (const n of nodes) {
     const where = nodes.length > 1 ? `${n.node}: ` : '';
     if (n.role === 'master' && n.maxmemoryPolicy && n.maxmemoryPolicy !== 'noeviction') {
-      w.push(`${where}maxmemory-policy is ${n.maxmemoryPolicy}: when memory runs out Redis evicts keys, which silently loses jobs. Set it to noeviction.`);
+      w.push(`${where}maxmemory-policy is ${n.maxmemoryPolicy}: when memory runs out Redis evicts keys, which silently loses jobs. Set it to noeviction.`, 'bad');
     }
     if (n.maxMemoryBytes && n.usedMemoryBytes !== undefined && n.usedMemoryBytes / n.maxMemoryBytes > 0.9) {
-      w.push(`${where}memory is ${Math.round((100 * n.usedMemoryBytes) / n.maxMemoryBytes)}% of maxmemory: enqueues will fail with OOM when it is full.`);
+      w.push(`${where}memory is ${Math.round((100 * n.usedMemoryBytes) / n.maxMemoryBytes)}% of maxmemory: enqueues will fail with OOM when it is full.`, 'bad');
     }
     if (n.role === 'master' && n.aofEnabled === false && n.persistence.saveConfig === '') {
       w.push(`${where}persistence looks off: a restart loses every job.`);
@@ -97,7 +104,7 @@ export function redisWarnings(nodes: RedisNodeView[], sentinel?: RedisOverview['
   }
   if (sentinel?.error) w.push(`The Sentinels could not be asked: ${sentinel.error}`);
   if (sentinel?.view && !sentinel.view.agreed) w.push('The Sentinels do not agree on the primary (a failover may be running).');
-  return w;
+  return out;
 }
 
 async function askNode(conn: Redis, node: string): Promise<RedisNodeView> {
