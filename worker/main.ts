@@ -4,7 +4,6 @@ import { createLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
 import { ScheduleKeeper } from '#shared/runtime/schedule-keeper.ts';
 import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
-import { WorkerMetrics } from '#shared/runtime/worker-metrics.ts';
 import { startTracing } from '#shared/tracing.ts';
 import { attachJobLog } from '#shared/runtime/job-log.ts';
 import { attachWatchdog } from '#shared/runtime/watchdog.ts';
@@ -32,7 +31,11 @@ try {
   // Fleet heartbeat; a "stop" from the board shuts the process down as SIGTERM does.
   attachHeartbeat(host, { logger: log, onStop: () => process.kill(process.pid, 'SIGTERM') });
   // GET /metrics on METRICS_PORT (nothing without it); listens before the host starts, stops after it.
-  const metrics = new WorkerMetrics({ config, host, handlerNames: Object.keys(handlers), logger: log });
+  // (loaded only then: prom-client and the gauges cost a few hundred ms of start-up)
+  const metrics =
+    config.metricsPort === undefined
+      ? { start: async () => {}, stop: async () => {} }
+      : new (await import('#shared/runtime/worker-metrics.ts')).WorkerMetrics({ config, host, handlerNames: Object.keys(handlers), logger: log });
   // Services stop together; the last spans are flushed once the host has stopped (host.stop() is idempotent).
   const flushTraces = { start: async () => {}, stop: async () => void (await host.stop(), await tracing?.shutdown()) };
   // INTEROP=sidekiq,resque: move jobs pushed in those formats into Conveyor queues (shared/interop/bridge.ts).
