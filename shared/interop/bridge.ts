@@ -28,6 +28,7 @@ import type { Service } from '../runtime/service.ts';
 import { BridgeRegistry } from './bridge-registry.ts';
 import { foreignKeys, interopKeys, sourceKey, type InteropFormat } from './interop-keys.ts';
 import { handleItem, type Outcome } from './item-handler.ts';
+import { moveScheduled, SCHEDULE_BATCH } from './sidekiq-schedule.ts';
 
 export interface BridgeHooks {
   /** Runs after an item was moved into the processing list, before anything else (crash tests). */
@@ -61,36 +62,6 @@ export interface BridgeStats {
 
 /** BLMOVE waits this long, so stop() is noticed within it. */
 const BLOCK_SECONDS = 1;
-/** Entries the schedule script moves per call. */
-const SCHEDULE_BATCH = 100;
-
-/**
- * KEYS[1] schedule zset, KEYS[2] processing list; ARGV[1] batch size, ARGV[2..] the
- * queues to take (none = all). Moves entries (oldest run-at first) as "<score>\t<member>";
- * entries that are not JSON are moved too, so the bridge rejects them visibly.
- */
-const MOVE_SCHEDULED = `
-local items = redis.call('ZRANGE', KEYS[1], 0, 999, 'WITHSCORES')
-local limit = tonumber(ARGV[1])
-local all = #ARGV < 2
-local allowed = {}
-for i = 2, #ARGV do allowed[ARGV[i]] = true end
-local moved = 0
-for i = 1, #items, 2 do
-  if moved >= limit then break end
-  local take = all
-  if not take then
-    local ok, p = pcall(cjson.decode, items[i])
-    take = (not ok) or type(p) ~= 'table' or allowed[p['queue']] == true
-  end
-  if take then
-    redis.call('ZREM', KEYS[1], items[i])
-    redis.call('LPUSH', KEYS[2], items[i + 1] .. '\\t' .. items[i])
-    moved = moved + 1
-  end
-end
-return moved`;
-
 export class InteropBridge implements Service {
   readonly id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly stats: BridgeStats = { enqueued: 0, duplicates: 0, rejected: 0 };
@@ -225,7 +196,7 @@ export class InteropBridge implements Service {
     let failures = 0;
     while (this.state === 'running') {
       try {
-        const moved = Number(await blocking.eval(MOVE_SCHEDULED, 2, key, interopKeys.processing(this.id, key), SCHEDULE_BATCH, ...wanted));
+        const moved = await moveScheduled(blocking, interopKeys.processing(this.id, key), wanted);
         if (moved > 0 && this.opts.hooks?.afterMove) await this.opts.hooks.afterMove('', key);
         await this.drain(key);
         failures = 0;
