@@ -83,7 +83,7 @@ export class Metrics {
     const conn = opts.redis ?? opts.queueSet?.connection;
     if (conn) {
       const reading = perScrape(() => readRedis(conn, timeoutMs));
-      this.redis = new RedisMetrics(this.registry, conn, async () => (await reading())!);
+      this.redis = new RedisMetrics(this.registry, async () => (await reading())!);
     }
 
     const inspector = opts.inspector ?? (opts.queueSet ? new Inspector(opts.queueSet) : undefined);

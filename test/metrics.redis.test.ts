@@ -197,3 +197,9 @@ test('the worker metrics port answers 404/405 as JSON, and /healthz', async () =
   assert.equal(((await post.json()) as any).error.code, 'METHOD_NOT_ALLOWED');
   assert.equal((await fetch(`${workerUrl}/healthz`)).status, 200);
 });
+
+test('reconnects are counted: after Redis drops the server\'s connection, conveyor_redis_reconnects_total grows', async () => {
+  const before = value(await scrape(api.url), 'conveyor_redis_reconnects_total') ?? 0;
+  await redis.client().call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  await waitFor('the reconnect to be counted', async () => (value(await scrape(api.url), 'conveyor_redis_reconnects_total') ?? 0) > before, { timeoutMs: 10_000 });
+});

@@ -61,11 +61,12 @@ export class JobMetrics {
     host.on('worker-error', (queue) => this.workerErrors.inc({ queue }));
     for (const queue of host.queues) this.workerErrors.inc({ queue }, 0);
     const registers = [registry];
-    // The watchdog (failover handling) recreates a BullMQ worker that stopped fetching and says so
-    // with a 'watchdog-restart' (queue) event; until a WorkerHost emits it the counter stays at 0.
-    const restarts = new Counter({ name: 'conveyor_watchdog_restarts_total', help: 'BullMQ workers the watchdog recreated because they stopped fetching jobs, by queue.', labelNames: ['queue'], registers });
+    // The watchdog (shared/runtime/watchdog.ts) recreates a BullMQ worker that went silent: reason "silent".
+    const restarts = new Counter({ name: 'conveyor_watchdog_restarts_total', help: 'BullMQ workers the watchdog recreated because they stopped fetching jobs while jobs waited, by queue.', labelNames: ['queue'], registers });
     for (const queue of host.queues) restarts.inc({ queue }, 0);
-    (host as unknown as NodeJS.EventEmitter).on('watchdog-restart', (queue: unknown) => restarts.inc({ queue: String(queue) }));
+    host.on('worker-recreated', (queue, reason) => {
+      if (reason === 'silent') restarts.inc({ queue });
+    });
     new Gauge({
       name: 'conveyor_worker_active_jobs',
       help: 'Jobs this worker process is running now.',

@@ -71,3 +71,24 @@ test('JSON depth: scalars 0, nesting counted without recursion, stops early past
   assert.equal(withinDepth({ a: { b: {} } }, 3), true);
   assert.equal(withinDepth({ a: { b: {} } }, 2), false);
 });
+
+test('attached to a WorkerHost: watchdog restarts (reason "silent") and worker errors are counted by queue', async () => {
+  const { EventEmitter } = await import('node:events');
+  const host = Object.assign(new EventEmitter(), {
+    queues: ['q'],
+    stats: { active: 2 },
+    config: { concurrency: 7 },
+    lifecycle: 'running',
+  });
+  const registry = new Registry();
+  new JobMetrics(registry, ['noop']).attach(host as never, registry);
+  host.emit('worker-recreated', 'q', 'silent');
+  host.emit('worker-recreated', 'q', 'closed'); // not the watchdog's doing
+  host.emit('worker-error', 'q', new Error('x'));
+  const text = await registry.metrics();
+  assert.match(text, /^conveyor_watchdog_restarts_total\{queue="q"\} 1$/m);
+  assert.match(text, /^conveyor_worker_errors_total\{queue="q"\} 1$/m);
+  assert.match(text, /^conveyor_worker_active_jobs 2$/m);
+  assert.match(text, /^conveyor_worker_concurrency 7$/m);
+  assert.match(text, /^conveyor_worker_running 1$/m);
+});

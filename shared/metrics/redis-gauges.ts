@@ -1,10 +1,12 @@
 /**
  * Redis as Prometheus sees it, read on each scrape with one PING and one
  * INFO: up, round trip, role, eviction policy, memory, replicas and their
- * lag; and reconnects counted from the connection's own events.
+ * lag; and the process's reconnects and failovers seen, as the connection
+ * code counts them.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RedisConnection } from '../redis/connections.ts';
+import { failoverStats } from '../redis/failover-log.ts';
 
 export interface RedisReading {
   up: boolean;
@@ -89,20 +91,22 @@ export async function readRedis(conn: RedisConnection, timeoutMs: number): Promi
 }
 
 export class RedisMetrics {
-  readonly reconnects: Counter;
-  readonly failovers: Counter;
-  private lastRunId: string | undefined;
-
-  constructor(registry: Registry, conn: RedisConnection, reading: () => Promise<RedisReading>) {
+  constructor(registry: Registry, reading: () => Promise<RedisReading>) {
     const registers = [registry];
-    this.reconnects = new Counter({ name: 'conveyor_redis_reconnects_total', help: 'Times this process\'s Redis connection reconnected.', registers });
-    this.watch(conn);
-    this.failovers = new Counter({
-      name: 'conveyor_redis_failovers_total',
-      help: 'Primary changes this process saw (the primary\'s run_id changed between scrapes: a failover or a restart).',
-      registers,
-    });
-    const self = this;
+    // Process-wide counts kept by the connection code (shared/redis/failover-log.ts).
+    const fromStats = (name: string, help: string, value: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value());
+        },
+      });
+    fromStats('conveyor_redis_reconnects_total', 'Times a Redis connection of this process became ready again after its first time.', () => failoverStats.reconnects);
+    fromStats('conveyor_redis_failovers_total', 'Primary changes this process saw (a connection came back on another primary; one per change and minute).', () => failoverStats.failoversSeen);
+    fromStats('conveyor_redis_replica_reconnects_total', 'Connections this process dropped because they were talking to a replica (after a failover).', () => failoverStats.replicaReconnects);
     const gauge = (name: string, help: string, value: (r: RedisReading) => number | undefined) =>
       new Gauge({
         name,
@@ -119,9 +123,7 @@ export class RedisMetrics {
       help: '1 when Redis answered PING and INFO within the scrape\'s time limit, else 0.',
       registers,
       async collect() {
-        const r = await reading();
-        self.noteRunId(r);
-        this.set(r.up ? 1 : 0);
+        this.set((await reading()).up ? 1 : 0);
       },
     });
     gauge('conveyor_redis_roundtrip_seconds', 'Time Redis took to answer a PING during the scrape.', (r) => r.roundTripSeconds);
@@ -142,16 +144,5 @@ export class RedisMetrics {
     gauge('conveyor_redis_maxmemory_bytes', 'Redis maxmemory (0 = no limit).', (r) => r.maxMemory);
     gauge('conveyor_redis_connected_replicas', 'Replicas connected to the primary.', (r) => r.connectedReplicas);
     gauge('conveyor_redis_replica_lag_seconds', 'On a primary, the largest lag its replicas report; on a replica, seconds since the primary last talked.', (r) => r.replicaLagSeconds);
-  }
-
-  /** Counts the reconnects of another connection of this process too. */
-  watch(conn: RedisConnection): void {
-    conn.on('reconnecting', () => this.reconnects.inc());
-  }
-
-  private noteRunId(r: RedisReading): void {
-    if (!r.runId) return;
-    if (this.lastRunId !== undefined && r.runId !== this.lastRunId) this.failovers.inc();
-    this.lastRunId = r.runId;
   }
 }

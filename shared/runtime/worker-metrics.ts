@@ -36,10 +36,6 @@ export class WorkerMetrics implements Service {
     this.queueSet = new QueueSet(this.conn);
     this.metrics = new Metrics({ queueSet: this.queueSet, queues: host.queues, processMetrics: true });
     this.metrics.attachWorker(host, opts.handlerNames);
-    // Reconnects of the connection the worker fetches jobs on count too.
-    host.on('started', () => {
-      if (host.connection) this.metrics!.redis?.watch(host.connection);
-    });
     this.endpoint = new MetricsEndpoint({ metrics: this.metrics, port: config.metricsPort, host: config.metricsHost, logger });
   }
 
