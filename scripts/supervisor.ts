@@ -71,6 +71,10 @@ export class Supervisor {
     this.name = opts.name ?? 'conveyor';
     this.graceMs = opts.shutdownGraceMs;
     this.fmt = { json: opts.json, color: Boolean(process.stdout.isTTY) && !('NO_COLOR' in process.env), width: 9 };
+    // A terminal or pipe that went away must not crash the supervisor mid-stop
+    // (that would leave Redis and the children running): lose the output instead.
+    process.stdout.on('error', () => {});
+    process.stderr.on('error', () => {});
     // Last resort if this process dies abnormally: leave no orphans behind.
     process.on('exit', () => {
       for (const c of this.children) if (c.exit === undefined) c.proc.kill('SIGKILL');
