@@ -23,9 +23,9 @@ const pagingParams = [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT } },
 ];
 
-/** One operation; every /v1 operation may answer 401, 403 and 503. */
+/** One operation; every /v1 operation may answer 401, 403, 429 (API_RATE_LIMIT) and 503. */
 function op(summary: string, scope: Scope | null, responses: Json, extra: Json = {}): Json {
-  const common = scope ? { '401': errorRef('Unauthorized'), '403': errorRef('Forbidden'), '503': errorRef('Unavailable') } : {};
+  const common = scope ? { '401': errorRef('Unauthorized'), '403': errorRef('Forbidden'), '429': errorRef('TooManyRequests'), '503': errorRef('Unavailable') } : {};
   return {
     summary,
     ...(scope ? { security: [{ bearer: [scope] }], 'x-scope': scope } : { security: [] }),
@@ -55,6 +55,7 @@ const paths: Json = {
       '200': ok('A job with this opts.jobId already exists: nothing was added', ref('DuplicateResult')),
       ...bad,
       ...tooBig,
+      '422': errorRef('Unprocessable'),
     }, body(ref('JobInput'))),
     get: op('Jobs in one state, paged', 'read', { '200': ok('A page of jobs', ref('JobList')), ...bad, ...missing }, {
       parameters: [{ name: 'state', in: 'query', required: true, schema: { type: 'string', enum: JOB_STATES } }, ...pagingParams],
@@ -62,7 +63,7 @@ const paths: Json = {
   },
   '/v1/queues/{queue}/jobs/bulk': {
     parameters: [queueParam],
-    post: op('Enqueue many jobs atomically (all or none)', 'enqueue', { '201': ok('Enqueued', ref('BulkResult')), ...bad, ...tooBig }, body(ref('BulkInput'))),
+    post: op('Enqueue many jobs atomically (all or none; at most BULK_MAX)', 'enqueue', { '201': ok('Enqueued', ref('BulkResult')), ...bad, ...tooBig, '422': errorRef('Unprocessable') }, body(ref('BulkInput'))),
   },
   '/v1/queues/{queue}/jobs/{id}': {
     parameters: [queueParam, idParam('Job id')],
@@ -284,7 +285,7 @@ export function openApiDocument(): Json {
       title: 'Conveyor HTTP API',
       version: '1',
       description:
-        'Enqueue and inspect background jobs. Errors are {"error": {"code", "message"}}. Tokens: Authorization: Bearer <token>; scopes enqueue, read, admin.',
+        'Enqueue and inspect background jobs. Errors are {"error": {"code", "message"}}. Tokens: Authorization: Bearer <token>; scopes enqueue, read, admin, each possibly limited to queues matching a pattern (enqueue@emails.*).',
     },
     security: [{ bearer: [] }],
     paths,
@@ -294,13 +295,14 @@ export function openApiDocument(): Json {
       responses: {
         BadRequest: errorResponse('Bad input (INVALID_JSON, INVALID_REQUEST, INVALID_QUEUE_NAME, INVALID_JOB_NAME, INVALID_JOB_ID); nothing was changed'),
         Unauthorized: errorResponse('No valid bearer token (UNAUTHORIZED); carries WWW-Authenticate: Bearer'),
-        Forbidden: errorResponse('The token lacks the scope (FORBIDDEN)'),
+        Forbidden: errorResponse('The token lacks the scope, or holds it only on queues matching other patterns (FORBIDDEN)'),
+        TooManyRequests: errorResponse('The token is over API_RATE_LIMIT requests per second (RATE_LIMITED); carries Retry-After'),
         NotFound: errorResponse('QUEUE_NOT_FOUND, JOB_NOT_FOUND, DEAD_LETTER_NOT_FOUND or SCHEDULE_NOT_FOUND'),
         PayloadTooLarge: errorResponse('The job data is over MAX_PAYLOAD_BYTES, or the body over the request limit (PAYLOAD_TOO_LARGE)'),
         UnsupportedMediaType: errorResponse('The body is not application/json (UNSUPPORTED_MEDIA_TYPE)'),
         Conflict: errorResponse('The schedule comes from the SCHEDULES file: change it there (SCHEDULE_MANAGED_BY_CONFIG)'),
-        Unprocessable: errorResponse('Well-formed but invalid, e.g. a cron expression (INVALID_CRON)'),
-        Unavailable: errorResponse('Redis is unavailable or not writable (REDIS_UNAVAILABLE, DURABILITY_NOT_CONFIRMED); carries Retry-After'),
+        Unprocessable: errorResponse('Well-formed but invalid: a cron expression (INVALID_CRON), or job data that breaks its job name\'s payload schema (PAYLOAD_INVALID, naming the path of the first error)'),
+        Unavailable: errorResponse('Redis is unavailable or not writable, or the request took longer than REQUEST_TIMEOUT_MS (REDIS_UNAVAILABLE, DURABILITY_NOT_CONFIRMED, REQUEST_TIMEOUT); carries Retry-After'),
       },
     },
   };
