@@ -12,6 +12,7 @@ import { createRedis, closeRedis, waitUntilReady } from '#shared/redis/connectio
 import { isConveyorError } from '#shared/errors.ts';
 import { startTopology, type Topology } from '#shared/testing/redis-topology.ts';
 import { urlWithUser } from '#shared/testing/acl.ts';
+import { spawnConveyor, listeningUrl } from '#shared/testing/processes.ts';
 import { startFleet } from './chaos-harness.ts';
 import { enqueue, waitForState } from './job-over-http.ts';
 
@@ -95,6 +96,14 @@ test('Sentinels with a password of their own: ?sentinelPassword= works; without 
   const own = topo.sentinelUrl.replace('#', '?sentinelPassword=sentinel-own-secret#');
   assert.equal(parseRedisUrl(own).redacted.includes('sentinel-own-secret'), false);
   assert.equal(await throughSentinels(topo, own), 'default');
+  // A process on that URL runs, and prints neither password.
+  const server = spawnConveyor('server', { REDIS_URL: own, API_PORT: '0' });
+  t.after(() => server.stop('SIGKILL'));
+  await listeningUrl(server);
+  await server.waitForLine('"startup checks done"', (j) => j.msg === 'startup checks done');
+  const leaked = server.lines.find((l) => l.raw.includes('sentinel-own-secret') || l.raw.includes(DATA_PASSWORD));
+  assert.equal(leaked, undefined, `the server printed a password: ${leaked?.raw}`);
+  assert.ok(server.lines.some((l) => l.raw.includes('sentinelPassword=***')), 'the redacted URL is logged');
 
   await assert.rejects(throughSentinels(topo, topo.sentinelUrl), (err: unknown) => {
     assert.ok(isConveyorError(err, 'REDIS_AUTH_FAILED'), String(err));
