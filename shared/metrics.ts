@@ -60,6 +60,8 @@ export class Metrics {
   readonly registry = new Registry();
   /** Jobs offered to enqueue, by outcome: created, duplicate (same jobId), rejected (bad input), failed (Redis). */
   readonly enqueue: Counter<'outcome'>;
+  /** Enqueue requests (a bulk is one), by outcome. */
+  readonly enqueueRequests: Counter<'outcome'>;
   /** Redis counters (reconnects, failovers seen); present when a connection was given. */
   readonly redis: RedisMetrics | undefined;
   private jobs: JobMetrics | undefined;
@@ -73,7 +75,16 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
-    for (const o of ['created', 'duplicate', 'rejected', 'failed'] as const) this.enqueue.inc({ outcome: o }, 0);
+    this.enqueueRequests = new Counter({
+      name: 'conveyor_enqueue_requests_total',
+      help: 'Enqueue requests (single or bulk; a bulk counts once), by outcome (created, duplicate, rejected, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const o of ['created', 'duplicate', 'rejected', 'failed'] as const) {
+      this.enqueue.inc({ outcome: o }, 0);
+      this.enqueueRequests.inc({ outcome: o }, 0);
+    }
     if (opts.processMetrics) {
       collectDefaultMetrics({ register: this.registry, prefix: '' });
       // Gauges named like counters (promtool check metrics flags them); nodejs_active_handles etc. say the same by type.
@@ -133,8 +144,10 @@ export class Metrics {
     return this.jobs;
   }
 
+  /** One enqueue request (of `jobs` jobs) and its outcome. */
   countEnqueue(outcome: EnqueueOutcome, jobs = 1): void {
     this.enqueue.inc({ outcome }, jobs);
+    this.enqueueRequests.inc({ outcome });
   }
 
   get contentType(): string {

@@ -143,6 +143,8 @@ test('the server exports queue depth, oldest waiting age, workers, enqueue outco
   assert.equal(value(text, 'conveyor_queue_workers', { queue: q }), 1, 'the spawned worker consumes q');
   assert.ok(value(text, 'conveyor_enqueue_total', { outcome: 'created' })! >= 1);
   assert.ok(value(text, 'conveyor_enqueue_total', { outcome: 'rejected' })! >= 1);
+  assert.ok(value(text, 'conveyor_enqueue_requests_total', { outcome: 'created' })! >= 1);
+  assert.ok(value(text, 'conveyor_enqueue_requests_total', { outcome: 'rejected' })! >= 1);
   assert.equal(value(text, 'conveyor_redis_up'), 1);
   assert.equal(value(text, 'conveyor_redis_noeviction'), 1, 'noeviction is Redis\'s default policy');
   assert.ok(value(text, 'conveyor_redis_roundtrip_seconds')! < 1);
