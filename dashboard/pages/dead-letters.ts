@@ -32,7 +32,7 @@ function groupsCard(scan: DeadScan, viewer: Viewer, queue: string, group: string
     const show = new URLSearchParams({ ...(queue ? { queue } : {}), group: g.fingerprint }).toString();
     const hidden = `<input type="hidden" name="group" value="${esc(g.fingerprint)}">${queue ? `<input type="hidden" name="queue" value="${esc(queue)}">` : ''}`;
     return `<tr data-group="${esc(g.fingerprint)}"${g.fingerprint === group ? ' class="selected"' : ''}>
-<td><a href="/dead?${esc(show)}" class="mono">${esc(g.sample)}</a>${g.pattern !== g.sample ? `<span class="secondary mono" title="fingerprint ${esc(g.fingerprint)}">${esc(g.pattern)}</span>` : ''}</td>
+<td><a href="/dead?${esc(show)}" class="mono">${esc(g.sample)}</a>${g.pattern !== g.sample ? `<span class="secondary mono hide-phone" title="fingerprint ${esc(g.fingerprint)}">${esc(g.pattern)}</span>` : ''}</td>
 <td class="num">${num(g.count)}</td><td class="hide-phone">${qs}</td><td class="nowrap">${time(g.newestAt)}</td>
 <td class="actions-cell"><div class="row-actions">${bulkButtons(viewer, `all ${num(g.count)}`, 'group', hidden)}</div></td></tr>`;
   });
@@ -121,10 +121,15 @@ export function deadLetterRoutes(ctx: BoardContext): Router {
       const verb = action === 'replay' ? 'Replay' : 'Drop';
       const what = action === 'replay' ? 'They go back to their queues with their name, data and options, and run again.' : 'They are deleted for good.';
       const byQueue = Object.entries(plan.byQueue).map(([q, n]) => `<li><b>${num(n)}</b> from ${esc(q)}</li>`).join('');
+      const SHOWN = 20;
+      const ids = `<details${plan.total <= 5 ? ' open' : ''}><summary>The ${plan.total <= SHOWN ? '' : `first ${SHOWN} of the `}jobs</summary><ul class="mono">${plan.refs
+        .slice(0, SHOWN)
+        .map((r) => `<li><a href="${esc(deadHref(r.queue, r.id))}">${esc(r.id)}</a> <span class="faint">${esc(r.queue)}</span></li>`)
+        .join('')}</ul></details>`;
       const body = plan.total === 0
         ? `<div class="card confirm-box">${empty('Nothing to do', 'None of the selected dead letters exists any more (someone replayed or dropped them).')}<p><a class="btn" href="/dead">Back to dead letters</a></p></div>`
         : `<div class="card confirm-box stack" data-dry-run="${plan.total}">
-<p>${what}</p><ul>${byQueue}</ul>${plan.missing > 0 ? `<p class="warn-text">${plural(plan.missing, 'selected dead letter')} no longer exists and will be skipped.</p>` : ''}
+<p>${what}</p><ul>${byQueue}</ul>${ids}${plan.missing > 0 ? `<p class="warn-text">${plural(plan.missing, 'selected dead letter')} no longer exists and will be skipped.</p>` : ''}
 <form method="post" action="/dead/bulk" class="actions">${csrfField(viewer)}${hiddenSelection(sel)}<input type="hidden" name="confirm" value="1">
 <button class="btn ${action === 'drop' ? 'danger solid' : 'primary'}" name="action" value="${action}">${verb} ${plural(plan.total, 'dead letter')}</button><a class="btn subtle" href="/dead">Cancel</a></form></div>`;
       res.type('html').send(page({ title: `${verb} dead letters`, current: '/dead', viewer }, `${heading(`${verb} ${plural(plan.total, 'dead letter')}?`, 'Dry run: this is what the action would touch. Nothing has changed yet.')}${body}`));

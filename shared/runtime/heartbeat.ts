@@ -25,6 +25,9 @@ import {
 } from '../queue/fleet.ts';
 import type { WorkerHost } from './worker-host.ts';
 
+/** Event-loop delay sampling interval (ms). */
+const LAG_RESOLUTION_MS = 10;
+
 export interface HeartbeatOptions {
   logger: Logger;
   /** Default: the host config's heartbeatIntervalMs / heartbeatTtlMs. */
@@ -102,7 +105,7 @@ export class Heartbeat {
     this.sub = createRedis(config.redis, { role: 'subscriber', tlsCa: config.redisTlsCa, logger: this.log, name: 'conveyor-control' });
     this.sub.on('message', (_channel: string, raw: string) => this.onCommand(decodeCommand(raw), 'pubsub'));
     this.sub.subscribe(keys.controlChannel).catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not subscribe to the control channel; commands arrive with the next beat'));
-    this.lag = monitorEventLoopDelay({ resolution: 20 });
+    this.lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     this.lag.enable();
     this.timer = setInterval(() => void this.beat(), this.intervalMs);
     this.timer.unref();
@@ -118,8 +121,9 @@ export class Heartbeat {
 
   private snapshot(now: number): WorkerBeat {
     const lag = this.lag;
-    const mean = lag && lag.count > 0 ? lag.mean / 1e6 : 0;
-    const max = lag && lag.count > 0 ? lag.max / 1e6 : 0;
+    // The histogram's samples include its own sampling interval: the lag is what lies beyond it.
+    const mean = lag && lag.count > 0 ? Math.max(0, lag.mean / 1e6 - LAG_RESOLUTION_MS) : 0;
+    const max = lag && lag.count > 0 ? Math.max(0, lag.max / 1e6 - LAG_RESOLUTION_MS) : 0;
     lag?.reset();
     const s = this.host.stats;
     return {
