@@ -12,6 +12,7 @@ import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
 import { AuditLog } from '#shared/audit.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
+import { attachHeartbeat } from '#shared/runtime/heartbeat.ts';
 import { createApp, type AppDeps } from '../dashboard/app.ts';
 
 const ADMIN = { user: 'admin', password: 'admin-password-1' };
@@ -195,7 +196,6 @@ test('quiet from the workers page reaches a real worker, and the audit log names
   const q = uniqueQueue('wq');
   const config = testConfig(redis.url, { HEARTBEAT_INTERVAL_MS: '100', HEARTBEAT_TTL_MS: '1000' });
   const host = new WorkerHost({ config, handlers: {}, logger: silentLogger, queues: [q] });
-  const { attachHeartbeat } = await import('#shared/runtime/heartbeat.ts');
   attachHeartbeat(host, { logger: silentLogger });
   await host.start();
   try {

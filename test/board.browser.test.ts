@@ -156,6 +156,14 @@ test('the board end to end in Chromium', { skip: haveChromium ? false : `${CHROM
   assert.equal(await core.inspector.deadLetters.count(work), 1, 'the one not selected is still a dead letter');
   assert.equal((await core.inspector.getJob(work, dead[1]!))?.state, 'dead');
 
+  // The one left: its detail page with payload, error and the stack of its attempt.
+  await page.goto(`${base}/dead`);
+  await Promise.all([page.waitForURL(/\/dead\/.+\/.+/), page.click(`tr[data-dead="${work}:${dead[1]}"] a`)]);
+  assert.match(await page.locator('[data-error]').innerText(), /upstream not ready/);
+  assert.match(await page.locator('pre.code').last().innerText(), /at gated|Error: upstream not ready/);
+  assert.match(await page.content(), new RegExp(`${tag}-1`));
+  await shot(page, '06b-dead-letter-detail');
+
   // Search by a substring of the data.
   await page.goto(`${base}/search`);
   await page.fill('input[name=q]', `${tag}-1`);
