@@ -12,7 +12,6 @@ import { applyScheduleFile } from '#shared/queue/schedule-file.ts';
 import { Metrics } from '#shared/metrics.ts';
 import { HttpService } from '#shared/runtime/http-service.ts';
 import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
-import { loadPayloadSchemas } from '#shared/queue/payload-schemas.ts';
 import { startTracing } from '#shared/tracing.ts';
 import { createApp } from './app.ts';
 import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
@@ -25,15 +24,16 @@ try {
   void checkRedisAtStart(config, log); // warnings only (noeviction, persistence, replica); never blocks the start
 
   // Payload schemas come from the HANDLERS modules, as the workers' handlers do.
-  const payloadSchemas = await loadPayloadSchemas(config.handlersPath);
-  if (payloadSchemas.size > 0) log.info({ jobNames: payloadSchemas.names }, 'payload schemas loaded');
+  // (Ajv is loaded only then: start-up time matters when the start fails and must say so within 10 s.)
+  const payloadSchemas = config.handlersPath ? await (await import('#shared/queue/payload-schemas.ts')).loadPayloadSchemas(config.handlersPath) : undefined;
+  if (payloadSchemas?.size) log.info({ jobNames: payloadSchemas.names }, 'payload schemas loaded');
   const tracing = await startTracing(config, log, 'server');
 
   const conn = createRedis(config.redis, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: log, name: 'conveyor-server' });
   const queues = new QueueSet(conn, { telemetry: tracing?.telemetry });
   const producer = new Producer(queues, {
     maxBulk: config.bulkMax,
-    validatePayload: payloadSchemas.size > 0 ? payloadSchemas.validator : undefined,
+    validatePayload: payloadSchemas?.size ? payloadSchemas.validator : undefined,
     maxPayloadBytes: config.maxPayloadBytes,
     minReplicas: config.enqueueMinReplicas,
     waitTimeoutMs: config.enqueueWaitTimeoutMs,
