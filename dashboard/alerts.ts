@@ -49,8 +49,9 @@ export function computeAlerts(input: AlertInput): Alert[] {
     if (q.oldestSince !== undefined && now - q.oldestSince > input.waitingThresholdMs) {
       out.push({ tone: 'warn', html: `Queue ${link}: the oldest waiting job has waited ${esc(duration(now - q.oldestSince))} (alert threshold ${esc(duration(input.waitingThresholdMs))}).${q.paused ? ' The queue is paused.' : ''}` });
     }
-    if (q.recentDead > 0) {
-      out.push({ tone: 'warn', html: `Dead letters are growing in ${link}: ${num(q.recentDead)} in the last ${input.deadWindowMin} min, ${num(q.dead)} in all. <a href="/dead?queue=${encodeURIComponent(q.name)}">See them</a>` });
+    // Growing: jobs died recently and are still there (all replayed or dropped: nothing to do).
+    if (q.recentDead > 0 && q.dead > 0) {
+      out.push({ tone: 'warn', html: `Dead letters are growing in ${link}: ${plural(q.recentDead, 'job')} dead-lettered in the last ${input.deadWindowMin} min; ${plural(q.dead, 'dead letter')} now. <a href="/dead?queue=${encodeURIComponent(q.name)}">See them</a>` });
     }
   }
   return out;

@@ -18,7 +18,8 @@ test('alerts: waiting jobs without a live consumer, old waiting jobs, growing de
   assert.deepEqual(computeAlerts({ ...base, queues: [q({ waiting: 5, consumers: 0, paused: true })] }), [], 'a paused queue is expected to wait');
   const old = computeAlerts({ ...base, queues: [q({ waiting: 1, oldestSince: NOW - 90_000 })] });
   assert.match(old[0]!.html, /has waited 1 min 30 s \(alert threshold 1 min\)/);
-  assert.match(computeAlerts({ ...base, queues: [q({ dead: 9, recentDead: 4 })] })[0]!.html, /4 in the last 15 min, 9 in all/);
+  assert.match(computeAlerts({ ...base, queues: [q({ dead: 9, recentDead: 4 })] })[0]!.html, /4 jobs dead-lettered in the last 15 min; 9 dead letters now/);
+  assert.deepEqual(computeAlerts({ ...base, queues: [q({ dead: 0, recentDead: 4 })] }), [], 'all replayed: nothing is growing');
   const lru = computeAlerts({ ...base, evictionPolicies: ['allkeys-lru', 'allkeys-lru', undefined], queues: [] });
   assert.equal(lru.length, 1, 'one banner per policy, not per node');
   assert.match(lru[0]!.html, /allkeys-lru/);
