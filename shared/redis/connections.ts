@@ -31,6 +31,8 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** Shown in CLIENT LIST (when the server allows it). */
   name?: string;
+  /** How often the connection checks it still talks to a primary (primary-watch.ts; default 5 s). */
+  roleCheckMs?: number;
 }
 
 // UNBLOCKED: Redis 7 ends a blocking command (BullMQ's BZPOPMIN) with it when
@@ -120,7 +122,7 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
       break;
   }
   if (conn instanceof Redis) {
-    watchPrimary(conn, { target, name: opts.name, logger: opts.logger });
+    watchPrimary(conn, { target, name: opts.name, logger: opts.logger, intervalMs: opts.roleCheckMs });
     if (target.kind === 'sentinel') {
       // Every connection, and BullMQ's duplicates of it (its blocking connections), follows failovers.
       const events = { tlsCa: opts.tlsCa, logger: opts.logger };

@@ -29,7 +29,7 @@ export interface WatchOptions {
   name?: string | undefined;
   logger?: Logger | undefined;
   /** How often ROLE is asked (default 5 s). */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
 }
 
 export const ROLE_CHECK_MS = 5_000;
@@ -38,10 +38,12 @@ export const ROLE_CHECK_MS = 5_000;
 const lastPrimary = new Map<string, string>();
 /** Connections their owner is closing (closeRedis): never revived. */
 const closing = new WeakSet<Redis>();
+const timers = new WeakMap<Redis, NodeJS.Timeout>();
 
-/** Marks a connection as closed on purpose (called by closeRedis before it quits). */
+/** Marks a connection as closed on purpose (called by closeRedis before it quits) and stops its checks. */
 export function closingOnPurpose(conn: Redis): void {
   closing.add(conn);
+  clearInterval(timers.get(conn));
 }
 
 /** The primary this process last saw for a target (tests, the board). */
@@ -111,6 +113,7 @@ export function watchPrimary(conn: Redis, opts: WatchOptions): void {
       .finally(() => (checking = false));
   }, opts.intervalMs ?? ROLE_CHECK_MS);
   timer.unref();
+  timers.set(conn, timer);
 
   // ioredis can end a connection that nobody closed (a disconnect racing a
   // Sentinel lookup, see sentinel-events.ts): it then rejects every command

@@ -184,8 +184,10 @@ class SentinelEvents {
 const registry = new Map<string, SentinelEvents>();
 const membership = new WeakMap<Redis, SentinelEvents>();
 
+const keyOf = (target: SentinelTarget) => `${target.redacted}|${target.masterName}`;
+
 function join(conn: Redis, target: SentinelTarget, opts: SentinelEventsOptions): void {
-  const key = `${target.redacted}|${target.masterName}`;
+  const key = keyOf(target);
   let events = registry.get(key);
   if (!events) {
     events = new SentinelEvents(target, opts);
@@ -193,24 +195,36 @@ function join(conn: Redis, target: SentinelTarget, opts: SentinelEventsOptions):
   }
   events.members.add(conn);
   membership.set(conn, events);
-  const ev = events;
-  conn.once('end', () => {
-    ev.members.delete(conn);
-    membership.delete(conn);
-    if (ev.members.size === 0 && registry.get(key) === ev) {
-      registry.delete(key);
-      ev.close();
-    }
-  });
+}
+
+/** The last member out closes the sentinel subscriptions. */
+function leave(conn: Redis, target: SentinelTarget): void {
+  const events = membership.get(conn);
+  if (!events) return;
+  membership.delete(conn);
+  events.members.delete(conn);
+  const key = keyOf(target);
+  if (events.members.size === 0 && registry.get(key) === events) {
+    registry.delete(key);
+    events.close();
+  }
 }
 
 /**
  * Makes a connection to a Sentinel target follow failovers (createRedis calls
- * it for its connections and their duplicates). A connection that ended and
- * is connected again (BullMQ does so with its blocking connection) joins again.
+ * it for its connections and their duplicates). It leaves on 'end' and on
+ * disconnect() (which, on a reconnecting connection, never ends it: ioredis
+ * only clears its retry timer); a connection connected again (BullMQ does so
+ * with its blocking connection) joins again.
  */
 export function followSentinel(conn: Redis, target: SentinelTarget, opts: SentinelEventsOptions): void {
   join(conn, target, opts);
+  conn.on('end', () => leave(conn, target));
+  const disconnect = conn.disconnect.bind(conn);
+  conn.disconnect = (reconnect = false) => {
+    if (!reconnect) leave(conn, target);
+    return disconnect(reconnect);
+  };
   conn.on('ready', () => {
     const events = membership.get(conn);
     if (!events) join(conn, target, opts);
@@ -232,4 +246,10 @@ export async function whenWritable(conn: unknown): Promise<void> {
     events.follow(c);
     await events.changed(50);
   }
+}
+
+/** Is a Sentinel failover holding writes on this connection now? (metrics, tests) */
+export function failoverUnderWay(conn: unknown): boolean {
+  const events = membership.get(conn as Redis);
+  return events !== undefined && (events.fenced() || !events.caughtUp(conn as Redis));
 }
