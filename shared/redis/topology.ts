@@ -6,6 +6,7 @@
  */
 import { Cluster } from 'ioredis';
 import type { RedisConnection } from './connections.ts';
+import { failoverUnderWay } from './sentinel-events.ts';
 
 export interface PrimaryStatus {
   /** True when a writable primary answered (or, on Cluster, the cluster is healthy). */
@@ -40,6 +41,8 @@ async function ask(conn: RedisConnection): Promise<PrimaryStatus> {
   }
   const reply = (await conn.call('ROLE')) as unknown[];
   const role = String(reply[0]);
+  // The old primary still says "master" while the sentinels replace it; enqueues wait meanwhile.
+  if (role === 'master' && failoverUnderWay(conn)) return { ok: false, role, error: 'a Sentinel failover is under way' };
   if (role === 'master') return { ok: true, role, error: null };
   return { ok: false, role, error: `Redis answers as a ${role === 'slave' ? 'replica' : role}, not a writable primary` };
 }
