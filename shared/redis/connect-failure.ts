@@ -77,7 +77,11 @@ function masterOf(redacted: string): string {
 
 function userOf(redacted: string): string | undefined {
   const u = /^[a-z-]+:\/\/([^:@/]+):/i.exec(redacted)?.[1];
-  return u ? decodeURIComponent(u) : undefined;
+  try {
+    return u ? decodeURIComponent(u) : undefined;
+  } catch {
+    return u;
+  }
 }
 
 /** 5000 → "5 s", 3240 → "3.2 s". */
