@@ -12,7 +12,7 @@ import type { QueueSet } from './queue/queue-set.ts';
 import type { Schedules } from './queue/schedules.ts';
 import type { RedisConnection } from './redis/connections.ts';
 import type { WorkerHost } from './runtime/worker-host.ts';
-import { oldestWaitingSince, workerCount } from './queue/queue-health.ts';
+import { oldestWaitingSince, workerCounts } from './queue/queue-health.ts';
 import { registerQueueGauges, type QueueReading } from './metrics/queue-gauges.ts';
 import { readRedis, RedisMetrics } from './metrics/redis-gauges.ts';
 import { readSchedules, registerScheduleGauges } from './metrics/schedule-gauges.ts';
@@ -105,11 +105,12 @@ export class Metrics {
         bounded(
           (async (): Promise<QueueReading[]> => {
             const summaries: QueueSummary[] = only ? await Promise.all(only.map((q) => inspector.summary(q))) : await inspector.listQueues();
+            const workers = queueSet ? await workerCounts(queueSet, summaries.map((q) => q.name)) : undefined;
             return Promise.all(
               summaries.map(async (summary) => ({
                 summary,
                 oldestWaitingSince: queueSet ? await oldestWaitingSince(queueSet, summary.name) : undefined,
-                workers: queueSet ? await workerCount(queueSet, summary.name) : undefined,
+                workers: workers?.get(summary.name),
               })),
             );
           })(),

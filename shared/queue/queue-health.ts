@@ -1,9 +1,11 @@
 /**
- * Cheap per-queue readings for metrics and alerts: how long the oldest
- * runnable job has waited, and how many workers consume the queue. Each is a
- * few Redis commands per queue, read on a Prometheus scrape, never per job.
+ * Cheap readings for metrics and alerts: how long the oldest runnable job of
+ * a queue has waited (two commands per queue), and how many workers consume
+ * each queue (one CLIENT LIST for all). Read on a Prometheus scrape, never per job.
  */
+import { Cluster } from 'ioredis';
 import type { QueueSet } from './queue-set.ts';
+import { PREFIX, bullName } from './names.ts';
 
 /**
  * When the oldest job in the queue's wait list became runnable (ms since the
@@ -24,16 +26,33 @@ export async function oldestWaitingSince(queues: QueueSet, queue: string): Promi
 }
 
 /**
- * Workers consuming the queue, from CLIENT LIST (BullMQ names its worker
- * connections). Undefined where CLIENT LIST is refused (some managed services).
+ * Workers consuming each queue, from one CLIENT LIST (BullMQ names its worker
+ * connections after the queue; on a Cluster, the node with the most of them,
+ * as BullMQ's getWorkers does). One command per scrape, however many queues.
+ * Undefined where CLIENT LIST is refused (some managed services).
  */
-export async function workerCount(queues: QueueSet, queue: string): Promise<number | undefined> {
+export async function workerCounts(queues: QueueSet, names: readonly string[]): Promise<Map<string, number> | undefined> {
+  const conn = queues.connection;
+  let lists: string[];
   try {
-    const workers = await queues.source(queue).getWorkers();
-    // BullMQ answers a refused CLIENT LIST (GCP) with one placeholder entry.
-    if (workers.length === 1 && /does not support/.test(String(workers[0]?.name))) return undefined;
-    return workers.length;
+    lists = conn instanceof Cluster
+      ? await Promise.all(conn.nodes('master').map(async (n) => String(await n.call('CLIENT', 'LIST'))))
+      : [String(await conn.call('CLIENT', 'LIST'))];
   } catch {
     return undefined;
   }
+  const perNode = lists.map((list) => list.split('\n').map((line) => /(?:^| )name=(\S+)/.exec(line)?.[1]).filter((n): n is string => n !== undefined));
+  const counts = new Map<string, number>();
+  for (const q of names) {
+    // BullMQ's name for a queue's connections (RedisQueueBackend.clientName): prefix:base64(queue name).
+    const base = `${PREFIX}:${Buffer.from(bullName(q)).toString('base64')}`;
+    const worker = `${base}:w:`;
+    counts.set(q, Math.max(0, ...perNode.map((clients) => clients.filter((n) => n === base || n.startsWith(worker)).length)));
+  }
+  return counts;
+}
+
+/** Workers consuming one queue (see workerCounts). */
+export async function workerCount(queues: QueueSet, queue: string): Promise<number | undefined> {
+  return (await workerCounts(queues, [queue]))?.get(queue);
 }
