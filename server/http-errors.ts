@@ -15,6 +15,20 @@ export interface HttpError {
   code: ErrorCode;
   message: string;
   headers: Record<string, string>;
+  /** Fields a caller needs to act on the error, beside code and message. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * A caller told DURABILITY_NOT_CONFIRMED must know the ids of the jobs that
+ * do exist on the primary, to retry with the same ids (safe) rather than blind.
+ */
+function extraFields(e: ConveyorError): Record<string, unknown> | undefined {
+  if (e.code === 'DURABILITY_NOT_CONFIRMED' && e.details) {
+    const { ids, replicas, required } = e.details;
+    return { ids, replicas, required };
+  }
+  return undefined;
 }
 
 /** Errors from body-parser (http-errors objects) by their `type`. */
@@ -57,15 +71,15 @@ export function toHttpError(err: unknown, redisLabel: string): HttpError & { bug
   if (status === 429) headers['Retry-After'] = String(e.details?.retryAfter ?? 1);
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
   // Anything answered with 500 is a bug worth a stack in the log, whatever its code.
-  return { status, code: e.code, message: e.message, headers, bug: status === 500 };
+  return { status, code: e.code, message: e.message, headers, extra: extraFields(e), bug: status === 500 };
 }
 
-export function sendError(res: Response, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+export function sendError(res: Response, code: ErrorCode, message: string, headers: Record<string, string> = {}, extra?: Record<string, unknown>): void {
   const status = ERROR_CODES[code].status;
   if (status === 503 && !headers['Retry-After']) headers['Retry-After'] = '1';
   if (status === 429 && !headers['Retry-After']) headers['Retry-After'] = '1';
   if (status === 401 && !headers['WWW-Authenticate']) headers['WWW-Authenticate'] = 'Bearer';
-  res.status(status).set(headers).json({ error: { code, message } });
+  res.status(status).set(headers).json({ error: { ...extra, code, message } });
 }
 
 /** The express error handler: the last middleware of the app. */
@@ -91,7 +105,7 @@ export function errorHandler(logger: Logger, redisLabel: string): ErrorRequestHa
         unlogged = 0;
       } else unlogged++;
     }
-    sendError(res, h.code, h.message, h.headers);
+    sendError(res, h.code, h.message, h.headers, h.extra);
   };
 }
 

@@ -335,3 +335,18 @@ test('/v1/openapi.json is an OpenAPI 3.1 document listing every route, and every
     }
   }
 });
+
+test('durable enqueue with too few replicas answers 503 DURABILITY_NOT_CONFIRMED naming the job id, and the job exists', async () => {
+  const q = uniqueQueue();
+  // An earlier test may have attached a replica to this Redis; none has 5: WAIT 5 can only time out.
+  const r = await api.call('POST', `/v1/queues/${q}/jobs`, { body: { name: 'noop', opts: { minReplicas: 5 } } });
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(r.json.error.code, 'DURABILITY_NOT_CONFIRMED');
+  assert.ok(r.json.error.replicas < 5);
+  assert.equal(r.json.error.required, 5);
+  assert.equal(r.json.error.ids.length, 1);
+  const got = await api.call('GET', `/v1/queues/${q}/jobs/${r.json.error.ids[0]}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.json.state, 'waiting');
+});
