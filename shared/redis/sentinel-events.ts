@@ -53,13 +53,16 @@ export interface SentinelEventsOptions {
   logger?: Logger | undefined;
 }
 
-/** The master name an event message is about: "<name> ..." (+switch-master), "master <name> ..." or "... @ <name> <ip> <port>". */
-function masterOf(channel: string, message: string): string | undefined {
+/**
+ * The master an event message is about, name and port: "<name> <old ip> <old port> ..." (+switch-master),
+ * "master <name> <ip> <port> ..." or "... @ <name> <ip> <port>".
+ */
+function masterOf(channel: string, message: string): { name: string | undefined; port: number } {
   const parts = message.split(' ');
-  if (channel === '+switch-master') return parts[0];
+  if (channel === '+switch-master') return { name: parts[0], port: Number(parts[2]) };
   const at = parts.indexOf('@');
-  if (at >= 0) return parts[at + 1];
-  return parts[0] === 'master' ? parts[1] : undefined;
+  if (at >= 0) return { name: parts[at + 1], port: Number(parts[at + 3]) };
+  return parts[0] === 'master' ? { name: parts[1], port: Number(parts[3]) } : { name: undefined, port: NaN };
 }
 
 /** Per connection: when it was last moved. */
@@ -154,8 +157,12 @@ class SentinelEvents {
   }
 
   private onEvent(sentinel: number, channel: string, message: string): void {
-    if (masterOf(channel, message) !== this.target.masterName) return;
+    const master = masterOf(channel, message);
+    if (master.name !== this.target.masterName) return;
     const now = Date.now();
+    // A sentinel that has not heard of the switch yet still talks about the old primary.
+    const sw = this.switched;
+    if (channel !== '+switch-master' && sw && now - sw.at < MAX_FENCE_MS && master.port !== sw.port) return;
     const state = this.states.get(sentinel) ?? { odown: false, failover: false, since: now };
     if (channel === '+switch-master') {
       const parts = message.split(' ');
