@@ -11,6 +11,7 @@ import { whenWritable } from '../redis/sentinel-events.ts';
 import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';
+import { Deadlines } from './deadlines.ts';
 
 export interface ProducerOptions {
   maxPayloadBytes?: number;
@@ -53,6 +54,8 @@ export class Producer {
   private readonly conn: RedisConnection;
   private readonly opts: Required<Omit<ProducerOptions, 'validatePayload'>>;
   private readonly validatePayload: ProducerOptions['validatePayload'];
+  /** The timeouts of the enqueues in flight, on one timer. */
+  private readonly deadlines = new Deadlines();
 
   constructor(queues: QueueSet, opts: ProducerOptions = {}) {
     this.queues = queues;
@@ -175,30 +178,24 @@ export class Producer {
    * durable mode): past it the caller gets REDIS_UNAVAILABLE (HTTP 503) and
    * may retry with the same jobId. During a Sentinel failover the write waits
    * for the new primary first (sentinel-fence.ts) and is dropped, not sent
-   * late, if the timeout passed meanwhile.
+   * late, if the timeout passed meanwhile. The deadlines of all enqueues in
+   * flight share one timer (deadlines.ts): a timer and a race per enqueue
+   * cost more than the rest of this class's work on it.
    */
   private async bounded<T>(fn: () => Promise<T>, minReplicas = 0): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    let expired = false;
-    const unavailable = () => new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} did not answer within ${this.opts.timeoutMs} ms`);
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        expired = true;
-        reject(unavailable());
-      }, this.opts.timeoutMs + (minReplicas > 0 ? this.opts.waitTimeoutMs : 0));
-    });
-    const work = (async () => {
-      await whenWritable(this.conn);
-      if (expired) throw unavailable();
-      return fn();
-    })();
     try {
-      return await Promise.race([work, deadline]);
+      return await this.deadlines.run(this.opts.timeoutMs + (minReplicas > 0 ? this.opts.waitTimeoutMs : 0), this.unavailable, async (deadline) => {
+        await whenWritable(this.conn);
+        if (deadline.expired) throw this.unavailable();
+        return fn();
+      });
     } catch (err) {
       if (isConveyorError(err)) throw err;
       throw toRedisError(err, this.opts.redisLabel);
-    } finally {
-      clearTimeout(timer);
     }
   }
+
+  private readonly unavailable = (): ConveyorError =>
+    new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} did not answer within ${this.opts.timeoutMs} ms`);
+
 }
