@@ -118,6 +118,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<RedisClus
           '--cluster-enabled', 'yes',
           '--cluster-config-file', 'nodes.conf', // each node has its own dir
           '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 2000),
+          // A node learns its own address from the peers that MEET it: a lone
+          // master would announce none in CLUSTER SLOTS and clients would hang.
+          '--cluster-announce-ip', '127.0.0.1',
           // A replica may be promoted at once, whatever its link's age.
           '--cluster-replica-validity-factor', '0',
           ...(opts.args ?? []),
