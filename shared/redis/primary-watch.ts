@@ -69,7 +69,13 @@ export function watchPrimary(conn: Redis, opts: WatchOptions): void {
     opts.logger?.warn({ redis: opts.target.redacted, connection: opts.name, ...fields }, msg);
   };
 
+  // At most once a second: an endpoint that keeps leading to a replica (DNS
+  // not moved yet, a reader endpoint by mistake) must not become a busy loop.
+  let lastMoved = 0;
   const toReplica = (role: string) => {
+    const now = Date.now();
+    if (now - lastMoved < 1000) return;
+    lastMoved = now;
     failoverStats.replicaReconnects++;
     warn({ role }, 'the Redis this connection talks to is not a writable primary (a failover?): reconnecting');
     conn.disconnect(true);
