@@ -28,6 +28,7 @@
  *    with no failover started), and never lasts longer than MAX_FENCE_MS.
  *    The producer's own timeout still bounds each wait (503).
  */
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { SentinelTarget } from '../config/redis-url.ts';
 import type { Logger } from '../log.ts';
@@ -57,22 +58,42 @@ export interface SentinelEventsOptions {
  * The master an event message is about, name and port: "<name> <old ip> <old port> ..." (+switch-master),
  * "master <name> <ip> <port> ..." or "... @ <name> <ip> <port>".
  */
-function masterOf(channel: string, message: string): { name: string | undefined; port: number } {
+function masterOf(channel: string, message: string): { name: string | undefined; address: string } {
   const parts = message.split(' ');
-  if (channel === '+switch-master') return { name: parts[0], port: Number(parts[2]) };
+  if (channel === '+switch-master') return { name: parts[0], address: `${parts[1]}:${parts[2]}` };
   const at = parts.indexOf('@');
-  if (at >= 0) return { name: parts[at + 1], port: Number(parts[at + 3]) };
-  return parts[0] === 'master' ? { name: parts[1], port: Number(parts[3]) } : { name: undefined, port: NaN };
+  if (at >= 0) return { name: parts[at + 1], address: `${parts[at + 2]}:${parts[at + 3]}` };
+  return parts[0] === 'master' ? { name: parts[1], address: `${parts[2]}:${parts[3]}` } : { name: undefined, address: '' };
 }
 
-/** Per connection: when it was last moved. */
+interface Switch {
+  host: string;
+  port: number;
+  at: number;
+}
+
+/** Per connection: when it was last ready, and last moved. */
+const readyAt = new WeakMap<Redis, number>();
 const movedAt = new WeakMap<Redis, number>();
+
+/**
+ * Is the connection ready on the primary the sentinels switched to? ioredis
+ * connects to the address they announce: an IP (the default) is compared
+ * with the socket's peer; for an announced host name, a connection made
+ * after the switch was pointed there by the sentinels.
+ */
+function onSwitchedPrimary(conn: Redis, sw: Switch): boolean {
+  if (conn.status !== 'ready' || !conn.stream) return false;
+  if (conn.stream.remotePort !== sw.port) return false;
+  if (isIP(sw.host)) return (conn.stream.remoteAddress ?? '').replace(/^::ffff:/, '') === sw.host;
+  return (readyAt.get(conn) ?? 0) >= sw.at;
+}
 
 class SentinelEvents {
   readonly members = new Set<Redis>();
   private readonly states = new Map<number, SentinelState>();
-  /** The last +switch-master: the new primary's port and when we heard it. */
-  private switched: { port: number; at: number } | undefined;
+  /** The last +switch-master: the new primary and when we heard it. */
+  private switched: Switch | undefined;
   private readonly clients: Redis[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly log: Logger | undefined;
@@ -123,11 +144,11 @@ class SentinelEvents {
     return false;
   }
 
-  /** Past a recent switch: is this connection on the new primary? (ioredis connects to the address the sentinels announce.) */
+  /** Past a recent switch: is this connection on the new primary? */
   caughtUp(conn: Redis, now = Date.now()): boolean {
     const sw = this.switched;
     if (!sw || now - sw.at > MAX_FENCE_MS) return true;
-    return conn.status === 'ready' && conn.stream?.remotePort === sw.port;
+    return onSwitchedPrimary(conn, sw);
   }
 
   /** Moves a ready connection that is not on the new primary (never one that is connecting: see above). */
@@ -135,7 +156,7 @@ class SentinelEvents {
     const sw = this.switched;
     const now = Date.now();
     if (!sw || now - sw.at > MAX_FENCE_MS || conn.status !== 'ready') return;
-    if (conn.stream?.remotePort === sw.port || now - (movedAt.get(conn) ?? 0) < FOLLOW_EVERY_MS) return;
+    if (onSwitchedPrimary(conn, sw) || now - (movedAt.get(conn) ?? 0) < FOLLOW_EVERY_MS) return;
     movedAt.set(conn, now);
     // Destroy rather than end the socket: a frozen old primary never answers
     // the FIN, and ioredis would wait its 2 s disconnectTimeout to reconnect.
@@ -162,12 +183,13 @@ class SentinelEvents {
     const now = Date.now();
     // A sentinel that has not heard of the switch yet still talks about the old primary.
     const sw = this.switched;
-    if (channel !== '+switch-master' && sw && now - sw.at < MAX_FENCE_MS && master.port !== sw.port) return;
+    if (channel !== '+switch-master' && sw && now - sw.at < MAX_FENCE_MS && master.address !== `${sw.host}:${sw.port}`) return;
     const state = this.states.get(sentinel) ?? { odown: false, failover: false, since: now };
     if (channel === '+switch-master') {
       const parts = message.split(' ');
-      const first = !this.switched || this.switched.port !== Number(parts[4]) || now - this.switched.at > MAX_FENCE_MS;
-      this.switched = { port: Number(parts[4]), at: now };
+      const [host, port] = [String(parts[3]), Number(parts[4])];
+      const first = !sw || sw.host !== host || sw.port !== port || now - sw.at > MAX_FENCE_MS;
+      this.switched = { host, port, at: now };
       this.states.clear();
       if (first) this.log?.info({ master: this.target.masterName, to: `${parts[3]}:${parts[4]}` }, 'sentinel: the primary moved; connections follow');
       for (const m of this.members) this.follow(m);
@@ -233,6 +255,7 @@ export function followSentinel(conn: Redis, target: SentinelTarget, opts: Sentin
     return disconnect(reconnect);
   };
   conn.on('ready', () => {
+    readyAt.set(conn, Date.now());
     const events = membership.get(conn);
     if (!events) join(conn, target, opts);
     // Ready on a node that a switch just left behind (it still said "master"): move on.
