@@ -43,8 +43,8 @@ test('SIGKILL of the primary right after acknowledgements its replicas do not ho
   const [dOut, pOut] = await Promise.all([verify(durable, dr!.acked.keys()), verify(plain, pr!.acked.keys(), 20_000)]);
   const ds = { scenario: 'durable-min-replicas-1', load: dr!, outcome: dOut, recoveryMs: recoveryMs(dOut, upAt), workerResumeMs: workerResumeMs(durable, upAt), enqueueRecoveryMs: back[0]! - upAt, extra: { promotedAfterMs: upAt - killedAt, replicasLinkedAtKill: linked, killedMsAfterCut: killedAt - cutAt } };
   const ps = { scenario: 'default-mode', load: pr!, outcome: pOut, recoveryMs: recoveryMs(pOut, upAt), workerResumeMs: workerResumeMs(plain, upAt), enqueueRecoveryMs: back[1]! - upAt, extra: { promotedAfterMs: upAt - killedAt, lostIds: pOut.lost.map((l) => l.id).join(',') || 'none' } };
-  printSummary(ds);
-  printSummary(ps);
+  printSummary(ds, durable);
+  printSummary(ps, plain);
   assertHealthy(durable, ds);
   assertHealthy(plain, ps, { allowLoss: true });
   assert.equal(dOut.lost.length, 0, 'durable mode lost no acknowledged job');

@@ -57,7 +57,7 @@ test('managed-endpoint flip (replica promoted, old primary answers READONLY, end
     enqueueRecoveryMs: enqueueBack - upAt,
     extra: { flipMs: upAt - flipStart, connectionsToNewPrimary: byTarget[`127.0.0.1:${b.port}`] ?? 0 },
   };
-  printSummary(s);
+  printSummary(s, fleet);
   assertHealthy(fleet, s);
   assert.ok((byTarget[`127.0.0.1:${b.port}`] ?? 0) > 0, 'clients reconnected through the endpoint to the new primary');
   // The change is in the failover log once, seen through the endpoint (node address: the proxy's, node port: the node's).

@@ -282,8 +282,18 @@ export interface Summary {
   extra?: Record<string, unknown>;
 }
 
+/** Self-healing the processes logged: watchdog restarts, revived connections, connections moved off a replica. */
+function healing(fleet: Fleet): Record<string, number> {
+  const count = (re: RegExp) => fleet.all().reduce((n, p) => n + p.lines.filter((l) => re.test(String(l.json?.msg ?? ''))).length, 0);
+  return {
+    watchdogRestarts: count(/: replacing it$/),
+    revivedConnections: count(/ended without being closed/),
+    leftReplica: count(/not a writable primary/),
+  };
+}
+
 /** One line per scenario, greppable in the test output. */
-export function printSummary(s: Summary): void {
+export function printSummary(s: Summary, fleet?: Fleet): void {
   const fields = {
     acknowledged: s.load.acked.size,
     completed: s.outcome.completed,
@@ -297,6 +307,7 @@ export function printSummary(s: Summary): void {
     enqueueRecoveryMs: s.enqueueRecoveryMs ?? 'n/a',
     workerResumeMs: s.workerResumeMs ? [...s.workerResumeMs.values()].map((v) => v ?? 'never').join('/') : 'n/a',
     readyz: Object.fromEntries(s.load.readyz),
+    ...(fleet ? healing(fleet) : {}),
     ...s.extra,
   };
   console.log(`[chaos] ${s.scenario}: ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ')}`);

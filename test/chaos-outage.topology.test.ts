@@ -39,6 +39,6 @@ test(`Redis unreachable for ${OUTAGE_MS / 1000} s (longer than the drain delay),
     enqueueRecoveryMs: enqueueBack - upAt,
     extra: { outageMs: upAt - downAt },
   };
-  printSummary(s);
+  printSummary(s, fleet);
   assertHealthy(fleet, s);
 });

@@ -41,6 +41,6 @@ test('primary frozen past down-after, then resumed stale: every acknowledged job
     enqueueRecoveryMs: enqueueBack - upAt,
     extra: { promotedAfterMs: upAt - frozenAt, staleDemotedAfterMs: demotedMs, newPrimary: primary.name },
   };
-  printSummary(s);
+  printSummary(s, fleet);
   assertHealthy(fleet, s);
 });

@@ -33,6 +33,6 @@ test('SIGKILL of the primary mid-load: the sentinels promote a replica, every ac
     enqueueRecoveryMs: enqueueBack - upAt,
     extra: { promotedAfterMs: upAt - killedAt, newPrimary: primary.name },
   };
-  printSummary(s);
+  printSummary(s, fleet);
   assertHealthy(fleet, s);
 });

@@ -25,7 +25,7 @@ test('SENTINEL FAILOVER mid-load: every acknowledged job completes, only 503s du
   const outcome = await verify(fleet, result.acked.keys());
   const s = { scenario: 'sentinel-failover', load: result, outcome, recoveryMs: recoveryMs(outcome, upAt), workerResumeMs: workerResumeMs(fleet, upAt), enqueueRecoveryMs: enqueueBack - upAt, extra: { failoverMs: ms } };
   const log = await recentFailovers(primary.client(), 10);
-  printSummary({ ...s, extra: { ...s.extra, failoverLog: log.map((e) => `${e.from}>${e.to}:${e.kind}:${e.seenBy.split('@')[0]}`).join(',') } });
+  printSummary({ ...s, extra: { ...s.extra, failoverLog: log.map((e) => `${e.from}>${e.to}:${e.kind}:${e.seenBy.split('@')[0]}`).join(',') } }, fleet);
   assertHealthy(fleet, s);
   // Three processes saw the same change; the log holds it once.
   assert.deepEqual(log.map((e) => [e.from, e.to, e.kind]), [[`127.0.0.1:${previous.port}`, `127.0.0.1:${primary.port}`, 'sentinel']]);
