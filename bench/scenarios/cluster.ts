@@ -84,7 +84,7 @@ async function measure(shards: number, perQueue: number, ctx: BenchContext): Pro
 }
 
 export async function cluster(ctx: BenchContext): Promise<Row[]> {
-  const perQueue = ctx.quick ? 300 : 2000;
+  const perQueue = ctx.quick ? 200 : 2000;
   const one: Measured[] = [];
   const three: Measured[] = [];
   for (let run = 0; run < ctx.runs; run++) {

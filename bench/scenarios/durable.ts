@@ -7,27 +7,37 @@ import { startRedis } from '#shared/testing/redis-process.ts';
 import { openCore, testConfig, type Core } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { sidesFor } from '../lib/context.ts';
 import { concurrently } from '../lib/http-client.ts';
 import { benchQueueName, payload100 } from '../lib/jobs.ts';
 import { makeRow, type Row } from '../lib/report.ts';
 
 type Mode = 'durable' | 'plain';
 
-async function measure(core: Core, n: number, bulkCalls: number): Promise<{ single: number; bulk: number }> {
-  const warm = benchQueueName('dwarm');
-  await concurrently(200, 1, (i) => core.producer.enqueue(warm, { name: 'noop', data: payload100(i) }));
-  const qs = benchQueueName('dsingle');
-  const single = n / (await concurrently(n, 1, (i) => core.producer.enqueue(qs, { name: 'noop', data: payload100(i) })));
-  const qb = benchQueueName('dbulk');
+/** Both modes interleaved in chunks (see enqueue.ts): host noise and warm-up hit both alike. */
+async function measure(cores: Record<Mode, Core>, n: number, bulkCalls: number, run: number): Promise<Record<Mode, { single: number; bulk: number }>> {
+  const modes: Mode[] = ['durable', 'plain'];
+  for (const m of modes) {
+    const warm = benchQueueName('dwarm');
+    await concurrently(500, 1, (i) => cores[m].producer.enqueue(warm, { name: 'noop', data: payload100(i) }));
+  }
   const jobs = Array.from({ length: 1000 }, (_, k) => ({ name: 'noop', data: payload100(k) }));
-  const bulk = (bulkCalls * 1000) / (await concurrently(bulkCalls, 1, () => core.producer.enqueueBulk(qb, jobs)));
-  return { single, bulk };
+  const secs: Record<Mode, { single: number; bulk: number }> = { durable: { single: 0, bulk: 0 }, plain: { single: 0, bulk: 0 } };
+  const q = Object.fromEntries(modes.map((m) => [m, { single: benchQueueName('dsingle'), bulk: benchQueueName('dbulk') }])) as Record<Mode, { single: string; bulk: string }>;
+  const CHUNKS = 5;
+  for (let c = 0; c < CHUNKS; c++) {
+    for (const m of (c + run) % 2 === 0 ? modes : [...modes].reverse()) {
+      const p = cores[m].producer;
+      secs[m].single += await concurrently(n / CHUNKS, 1, (i) => p.enqueue(q[m].single, { name: 'noop', data: payload100(i) }));
+      secs[m].bulk += await concurrently(bulkCalls / CHUNKS, 1, () => p.enqueueBulk(q[m].bulk, jobs));
+    }
+  }
+  const rate = (t: { single: number; bulk: number }) => ({ single: n / t.single, bulk: (bulkCalls * 1000) / t.bulk });
+  return { durable: rate(secs.durable), plain: rate(secs.plain) };
 }
 
 export async function durable(ctx: BenchContext): Promise<Row[]> {
   const n = ctx.quick ? 1000 : 5000;
-  const bulkCalls = ctx.quick ? 3 : 10;
+  const bulkCalls = ctx.quick ? 5 : 10;
   const out: Record<Mode, { single: number; bulk: number }[]> = { durable: [], plain: [] };
   for (let run = 0; run < ctx.runs; run++) {
     const primary = await startRedis();
@@ -36,12 +46,14 @@ export async function durable(ctx: BenchContext): Promise<Row[]> {
     try {
       const pc = primary.client();
       await waitFor('the replica to be in sync', async () => /connected_slaves:1[\s\S]*state=online/.test(await pc.info('replication')), { timeoutMs: 15_000 });
-      for (const mode of sidesFor<Mode>(run, 'durable', 'plain')) {
-        const core = await openCore(testConfig(primary.url, { ENQUEUE_MIN_REPLICAS: mode === 'durable' ? '1' : '0' }));
-        cores.push(core);
-        const m = await measure(core, n, bulkCalls);
-        out[mode].push(m);
-        ctx.log(`durable run ${run + 1}: ${mode} single ${Math.round(m.single)}/s, bulk ${Math.round(m.bulk)}/s`);
+      const durableCore = await openCore(testConfig(primary.url, { ENQUEUE_MIN_REPLICAS: '1' }));
+      cores.push(durableCore);
+      const plainCore = await openCore(testConfig(primary.url, { ENQUEUE_MIN_REPLICAS: '0' }));
+      cores.push(plainCore);
+      const m = await measure({ durable: durableCore, plain: plainCore }, n, bulkCalls, run);
+      for (const mode of ['durable', 'plain'] as const) {
+        out[mode].push(m[mode]);
+        ctx.log(`durable run ${run + 1}: ${mode} single ${Math.round(m[mode].single)}/s, bulk ${Math.round(m[mode].bulk)}/s`);
       }
     } finally {
       await Promise.all(cores.map((c) => c.close()));

@@ -1,9 +1,10 @@
 /**
  * Enqueue throughput. Library: Conveyor's Producer beside plain BullMQ
  * queue.add / addBulk with the same job options, one awaited caller (and 8
- * concurrent callers). HTTP: the real server process (server/main.ts, with a
- * bearer token) driven by keep-alive clients, compared with Conveyor's own
- * library figure of the same run, as SPEC's targets ask.
+ * concurrent callers), interleaved in chunks. HTTP: the real server process
+ * (server/main.ts, with a bearer token) driven by keep-alive clients,
+ * compared with Conveyor's own library figure of the same run, as the
+ * targets ask, and with a minimal express server doing queue.add.
  */
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
@@ -12,7 +13,6 @@ import { openCore, testConfig } from '#shared/testing/fixtures.ts';
 import { listeningUrl, spawnConveyor } from '#shared/testing/processes.ts';
 import { reapOnExit } from '#shared/testing/reaper.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { sidesFor } from '../lib/context.ts';
 import { spawnBaseline, type Side } from '../lib/fleet.ts';
 import { concurrently, jsonClient } from '../lib/http-client.ts';
 import { benchQueueName, jobOpts, payload100, plainQueue } from '../lib/jobs.ts';
@@ -65,91 +65,120 @@ interface RunFigures {
   bulk: number;
 }
 
-async function measureLibrary(lib: Library, n: number, bulkCalls: number): Promise<RunFigures> {
-  const warm = benchQueueName('warm');
-  await concurrently(300, 1, (i) => lib.single(warm, i));
-  await concurrently(2, 1, () => lib.bulk(warm));
-  const q1 = benchQueueName('single');
-  const single = n / (await concurrently(n, 1, (i) => lib.single(q1, i)));
-  const q8 = benchQueueName('single8');
-  const concurrent = n / (await concurrently(n, CALLERS, (i) => lib.single(q8, i)));
-  const qb = benchQueueName('bulk');
-  const bulk = (bulkCalls * BULK) / (await concurrently(bulkCalls, 1, () => lib.bulk(qb)));
-  return { single, concurrent, bulk };
-}
-
-/** The same HTTP single load against the minimal express + queue.add server (bench/baseline/express-server.ts). */
-async function measureExpressBaseline(redis: RedisProcess, n: number): Promise<number> {
-  const { worker, ready } = spawnBaseline('express-server.ts', { BENCH_REDIS_PORT: String(redis.port) }, 'listening');
-  try {
-    const { url } = (await ready) as { url: string };
-    const client = jsonClient(url, TOKEN, HTTP_CLIENTS);
-    try {
-      const post = (q: string, i: number) => client.post(`/v1/queues/${q}/jobs`, { name: 'noop', data: payload100(i) }).then((r) => {
-        if (r.status !== 201) throw new Error(`baseline server answered ${r.status}: ${r.body.slice(0, 200)}`);
-      });
-      const warm = benchQueueName('xwarm');
-      await concurrently(500, HTTP_CLIENTS, (i) => post(warm, i));
-      const q = benchQueueName('xsingle');
-      return n / (await concurrently(n, HTTP_CLIENTS, (i) => post(q, i)));
-    } finally {
-      client.close();
-    }
-  } finally {
-    await worker.stop();
+/**
+ * Both libraries in one run, interleaved: each figure is measured in chunks
+ * that alternate between the sides, so a change in the machine's speed (other
+ * work on the host) and JIT warm-up of the code both share (BullMQ, ioredis)
+ * hit both sides alike. Each side first warms up on its own queue.
+ */
+async function measureLibraries(libs: Record<Side, Library>, n: number, bulkCalls: number, run: number, warmN: number): Promise<Record<Side, RunFigures>> {
+  const sides: Side[] = ['conveyor', 'bullmq'];
+  for (const side of sides) {
+    const warm = benchQueueName('warm');
+    await concurrently(warmN, 1, (i) => libs[side].single(warm, i));
+    await concurrently(2, 1, () => libs[side].bulk(warm));
   }
+  const secs: Record<Side, RunFigures> = { conveyor: { single: 0, concurrent: 0, bulk: 0 }, bullmq: { single: 0, concurrent: 0, bulk: 0 } };
+  const queue = Object.fromEntries(sides.map((s) => [s, { single: benchQueueName('single'), concurrent: benchQueueName('single8'), bulk: benchQueueName('bulk') }])) as Record<Side, Record<keyof RunFigures, string>>;
+  const CHUNKS = 10;
+  const bulkChunks = Math.min(CHUNKS, bulkCalls);
+  for (let c = 0; c < CHUNKS; c++) {
+    for (const side of (c + run) % 2 === 0 ? sides : [...sides].reverse()) {
+      const lib = libs[side];
+      secs[side].single += await concurrently(n / CHUNKS, 1, (i) => lib.single(queue[side].single, i));
+      secs[side].concurrent += await concurrently(n / CHUNKS, CALLERS, (i) => lib.single(queue[side].concurrent, i));
+      if (c < bulkChunks) secs[side].bulk += await concurrently(bulkCalls / bulkChunks, 1, () => lib.bulk(queue[side].bulk));
+    }
+  }
+  const rates = (t: RunFigures): RunFigures => ({ single: n / t.single, concurrent: n / t.concurrent, bulk: (bulkCalls * BULK) / t.bulk });
+  return { conveyor: rates(secs.conveyor), bullmq: rates(secs.bullmq) };
 }
 
-async function measureHttp(redis: RedisProcess, n: number, bulkCalls: number, ctx: BenchContext): Promise<{ single: number; bulk: number }> {
+interface HttpTarget {
+  post(path: string, body: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A keep-alive client on a server that must answer 201. */
+function target(url: string, stop: () => Promise<unknown>): HttpTarget {
+  const client = jsonClient(url, TOKEN, Math.max(HTTP_CLIENTS, HTTP_BULK_CLIENTS));
+  return {
+    async post(path, body) {
+      const r = await client.post(path, body);
+      if (r.status !== 201) throw new Error(`POST ${path} answered ${r.status}: ${r.body.slice(0, 300)}`);
+    },
+    async close() {
+      client.close();
+      await stop();
+    },
+  };
+}
+
+/**
+ * HTTP: the real server process (with a bearer token) and, for scale, the
+ * minimal express + queue.add server (bench/baseline/express-server.ts) under
+ * the same single-enqueue load, in alternating chunks; then bulk on the real
+ * server.
+ */
+async function measureHttp(redis: RedisProcess, n: number, bulkCalls: number, run: number, warmN: number, ctx: BenchContext): Promise<{ single: number; bulk: number; minimal: number }> {
   const server = spawnConveyor('server', { REDIS_URL: redis.url, API_PORT: '0', API_TOKENS: TOKEN, LOG_LEVEL: 'info' }, ctx.childArgs);
   reapOnExit(server.proc);
-  const client = jsonClient(await listeningUrl(server), TOKEN, Math.max(HTTP_CLIENTS, HTTP_BULK_CLIENTS));
-  const expect201 = async (p: Promise<{ status: number; body: string }>) => {
-    const r = await p;
-    if (r.status !== 201) throw new Error(`HTTP enqueue answered ${r.status}: ${r.body.slice(0, 300)}`);
-  };
+  const base = spawnBaseline('express-server.ts', { BENCH_REDIS_PORT: String(redis.port) }, 'listening');
+  const targets: HttpTarget[] = [];
   try {
-    const warm = benchQueueName('hwarm');
-    await concurrently(500, HTTP_CLIENTS, (i) => expect201(client.post(`/v1/queues/${warm}/jobs`, { name: 'noop', data: payload100(i) })));
-    await concurrently(2, 1, () => expect201(client.post(`/v1/queues/${warm}/jobs/bulk`, { jobs: bulkInput() })));
-    const qs = benchQueueName('hsingle');
-    const single = n / (await concurrently(n, HTTP_CLIENTS, (i) => expect201(client.post(`/v1/queues/${qs}/jobs`, { name: 'noop', data: payload100(i) }))));
+    const [serverUrl, ready] = await Promise.all([listeningUrl(server), base.ready]);
+    const conveyor = target(serverUrl, () => server.stop('SIGTERM'));
+    targets.push(conveyor);
+    const minimal = target(String(ready.url), () => base.worker.stop());
+    targets.push(minimal);
+    const single = (t: HttpTarget, q: string) => (i: number) => t.post(`/v1/queues/${q}/jobs`, { name: 'noop', data: payload100(i) });
+    for (const t of targets) await concurrently(warmN, HTTP_CLIENTS, single(t, benchQueueName('hwarm')));
+    await concurrently(2, 1, () => conveyor.post(`/v1/queues/${benchQueueName('hwarm')}/jobs/bulk`, { jobs: bulkInput() }));
+    const secs = { conveyor: 0, minimal: 0 };
+    const qs = { conveyor: benchQueueName('hsingle'), minimal: benchQueueName('xsingle') };
+    const CHUNKS = 10;
+    for (let c = 0; c < CHUNKS; c++) {
+      for (const side of (c + run) % 2 === 0 ? (['conveyor', 'minimal'] as const) : (['minimal', 'conveyor'] as const)) {
+        secs[side] += await concurrently(n / CHUNKS, HTTP_CLIENTS, single(side === 'conveyor' ? conveyor : minimal, qs[side]));
+      }
+    }
     const qb = benchQueueName('hbulk');
-    const bulk = (bulkCalls * BULK) / (await concurrently(bulkCalls, HTTP_BULK_CLIENTS, () => expect201(client.post(`/v1/queues/${qb}/jobs/bulk`, { jobs: bulkInput() }))));
-    return { single, bulk };
+    const bulk = (bulkCalls * BULK) / (await concurrently(bulkCalls, HTTP_BULK_CLIENTS, () => conveyor.post(`/v1/queues/${qb}/jobs/bulk`, { jobs: bulkInput() })));
+    return { single: n / secs.conveyor, minimal: n / secs.minimal, bulk };
   } finally {
-    client.close();
-    await server.stop('SIGTERM');
+    if (targets.length < 2) {
+      await server.stop('SIGTERM').catch(() => {});
+      await base.worker.stop();
+    }
+    for (const t of targets) await t.close();
   }
 }
 
 export async function enqueue(ctx: BenchContext): Promise<Row[]> {
-  const n = ctx.quick ? 1500 : 5000;
+  const n = ctx.quick ? 1500 : 10_000;
   const bulkCalls = ctx.quick ? 4 : 20;
-  const httpN = ctx.quick ? 2000 : 10_000;
+  const httpN = ctx.quick ? 1500 : 10_000;
+  const warmN = ctx.quick ? 300 : 1000;
   const lib: Record<Side, RunFigures[]> = { conveyor: [], bullmq: [] };
   const http: { single: number; bulk: number }[] = [];
   const minimal: number[] = [];
   for (let run = 0; run < ctx.runs; run++) {
     const redis = await startRedis();
     try {
-      for (const side of sidesFor<Side>(run, 'conveyor', 'bullmq')) {
-        const l = side === 'conveyor' ? await conveyorLibrary(redis) : await bullmqLibrary(redis);
-        try {
-          const f = await measureLibrary(l, n, bulkCalls);
-          lib[side].push(f);
-          ctx.log(`enqueue run ${run + 1}: ${side} library single ${Math.round(f.single)}/s, ${CALLERS} callers ${Math.round(f.concurrent)}/s, bulk ${Math.round(f.bulk)}/s`);
-        } finally {
-          await l.close();
+      const libs = { conveyor: await conveyorLibrary(redis), bullmq: await bullmqLibrary(redis) };
+      try {
+        const f = await measureLibraries(libs, n, bulkCalls, run, warmN);
+        for (const side of ['conveyor', 'bullmq'] as const) {
+          lib[side].push(f[side]);
+          ctx.log(`enqueue run ${run + 1}: ${side} library single ${Math.round(f[side].single)}/s, ${CALLERS} callers ${Math.round(f[side].concurrent)}/s, bulk ${Math.round(f[side].bulk)}/s`);
         }
+      } finally {
+        await Promise.all([libs.conveyor.close(), libs.bullmq.close()]);
       }
-      let h: { single: number; bulk: number } | undefined;
-      for (const side of sidesFor<Side>(run, 'conveyor', 'bullmq')) {
-        if (side === 'conveyor') http.push((h = await measureHttp(redis, httpN, bulkCalls, ctx)));
-        else minimal.push(await measureExpressBaseline(redis, httpN));
-      }
-      if (!h) throw new Error('unreachable');
-      ctx.log(`enqueue run ${run + 1}: HTTP single ${Math.round(h.single)}/s (${HTTP_CLIENTS} clients; minimal express + queue.add: ${Math.round(minimal[run]!)}/s), bulk ${Math.round(h.bulk)}/s (${HTTP_BULK_CLIENTS} clients)`);
+      const h = await measureHttp(redis, httpN, bulkCalls, run, warmN, ctx);
+      http.push(h);
+      minimal.push(h.minimal);
+      ctx.log(`enqueue run ${run + 1}: HTTP single ${Math.round(h.single)}/s (${HTTP_CLIENTS} clients; minimal express + queue.add: ${Math.round(h.minimal)}/s), bulk ${Math.round(h.bulk)}/s (${HTTP_BULK_CLIENTS} clients)`);
     } finally {
       await redis.stop();
     }

@@ -50,8 +50,15 @@ async function steady(rate: number, seconds: number, send: () => Promise<unknown
   if (failure) throw failure;
 }
 
-async function measureSide(side: Side, redis: RedisProcess, admin: Redis, rates: readonly number[], seconds: (rate: number) => number, ctx: BenchContext): Promise<Percentiles[]> {
-  const queue = benchQueueName('latency');
+/** One side for a run: its worker process, its producer, and how to collect what the worker recorded. */
+interface LatencySide {
+  send(): Promise<unknown>;
+  collect(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function startSide(side: Side, redis: RedisProcess, admin: Redis, ctx: BenchContext): Promise<LatencySide> {
+  const queue = benchQueueName(`latency-${side}`);
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
   const q = plainQueue(admin, queue);
   const before = await blockedClients([admin]);
@@ -66,43 +73,33 @@ async function measureSide(side: Side, redis: RedisProcess, admin: Redis, rates:
   const core = side === 'conveyor' ? await openCore(testConfig(redis.url)) : undefined;
   const conn = side === 'bullmq' ? new Redis({ host: '127.0.0.1', port: redis.port }) : undefined;
   const pq = conn ? plainQueue(conn, queue) : undefined;
-  const send = core
-    ? () => core.producer.enqueue(queue, { name: 'stamp', data: { sentAt: wallMs() } })
-    : () => pq!.add('stamp', { sentAt: wallMs() }, jobOpts());
+  await waitBlocked([admin], before + 1);
   let flushes = 0;
-  const collect = async (): Promise<number[]> => {
-    await drained(q, 60_000);
-    const file = join(dir, `flush-${flushes++}.json`);
-    await q.add('flush', { file }, jobOpts());
-    return waitFor('the worker to write its latencies', () => {
-      try {
-        return JSON.parse(readFileSync(file, 'utf8')) as number[];
-      } catch {
-        return undefined;
-      }
-    }, { timeoutMs: 30_000, intervalMs: 10 });
+  return {
+    send: core
+      ? () => core.producer.enqueue(queue, { name: 'stamp', data: { sentAt: wallMs() } })
+      : () => pq!.add('stamp', { sentAt: wallMs() }, jobOpts()),
+    async collect() {
+      await drained(q, 60_000);
+      const file = join(dir, `flush-${flushes++}.json`);
+      await q.add('flush', { file }, jobOpts());
+      return waitFor('the worker to write its latencies', () => {
+        try {
+          return JSON.parse(readFileSync(file, 'utf8')) as number[];
+        } catch {
+          return undefined;
+        }
+      }, { timeoutMs: 30_000, intervalMs: 10 });
+    },
+    async close() {
+      await stopFleet(workers);
+      await core?.close();
+      await pq?.close();
+      conn?.disconnect();
+      await q.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
-  try {
-    await waitBlocked([admin], before + 1);
-    const out: Percentiles[] = [];
-    for (const rate of rates) {
-      await steady(rate, ctx.quick ? 0.3 : 1, send); // warm-up, discarded
-      await collect();
-      await steady(rate, seconds(rate), send);
-      const lat = (await collect()).sort((a, b) => a - b);
-      const p = Object.fromEntries(PCTS.map((x) => [x, percentile(lat, x)])) as Percentiles;
-      out.push(p);
-      ctx.log(`latency ${side} at ${rate}/s: ${lat.length} jobs, p50 ${p[50].toFixed(2)} p95 ${p[95].toFixed(2)} p99 ${p[99].toFixed(2)} max ${p[100].toFixed(2)} ms`);
-    }
-    return out;
-  } finally {
-    await stopFleet(workers);
-    await core?.close();
-    await pq?.close();
-    conn?.disconnect();
-    await q.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 export async function latency(ctx: BenchContext): Promise<Row[]> {
@@ -112,9 +109,28 @@ export async function latency(ctx: BenchContext): Promise<Row[]> {
   for (let run = 0; run < ctx.runs; run++) {
     const redis = await startRedis();
     const admin = redis.client();
+    const sides: Partial<Record<Side, LatencySide>> = {};
     try {
-      for (const side of sidesFor<Side>(run, 'conveyor', 'bullmq')) samples[side].push(await measureSide(side, redis, admin, rates, seconds, ctx));
+      for (const side of ['conveyor', 'bullmq'] as const) sides[side] = await startSide(side, redis, admin, ctx);
+      const got: Record<Side, Percentiles[]> = { conveyor: [], bullmq: [] };
+      // Both workers idle side by side; the sides take turns, in an order that alternates.
+      for (let ri = 0; ri < rates.length; ri++) {
+        const rate = rates[ri]!;
+        for (const side of sidesFor<Side>(run + ri, 'conveyor', 'bullmq')) {
+          const s = sides[side]!;
+          await steady(rate, ctx.quick ? 0.3 : 1, s.send); // warm-up, discarded
+          await s.collect();
+          await steady(rate, seconds(rate), s.send);
+          const lat = (await s.collect()).sort((a, b) => a - b);
+          const p = Object.fromEntries(PCTS.map((x) => [x, percentile(lat, x)])) as Percentiles;
+          got[side][ri] = p;
+          ctx.log(`latency run ${run + 1}: ${side} at ${rate}/s: ${lat.length} jobs, p50 ${p[50].toFixed(2)} p95 ${p[95].toFixed(2)} p99 ${p[99].toFixed(2)} max ${p[100].toFixed(2)} ms`);
+        }
+      }
+      samples.conveyor.push(got.conveyor);
+      samples.bullmq.push(got.bullmq);
     } finally {
+      for (const s of Object.values(sides)) await s.close();
       await redis.stop();
     }
   }
