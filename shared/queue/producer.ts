@@ -91,7 +91,7 @@ export class Producer {
         }
       }
       const added = await this.queues.source(queue).add(job.name, job.data ?? null, opts);
-      await this.confirmReplicas(minReplicas, queue, [String(added.id)]);
+      if (minReplicas > 0) await this.confirmReplicas(minReplicas, queue, [String(added.id)]);
       return { id: String(added.id), queue, name: job.name, duplicate: false };
     }, minReplicas);
   }

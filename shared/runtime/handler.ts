@@ -100,8 +100,9 @@ export async function runJob(queue: string, job: Job, handlers: HandlerMap, log:
   let timer: NodeJS.Timeout | undefined;
   const ctx = new JobContext(queue, job, log, stopSignal);
   try {
+    // Without a timeout, call the handler straight away (a throw lands in the catch below).
+    if (!timeout) return await handler(job.data, ctx);
     const work = Promise.resolve().then(() => handler(job.data, ctx));
-    if (!timeout) return await work;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new ConveyorError('JOB_TIMEOUT', `job ran past its timeout of ${timeout} ms`);
