@@ -94,6 +94,15 @@ export async function processing(ctx: BenchContext): Promise<Row[]> {
       // One blocking connection per BullMQ worker: every one of them waits for jobs.
       const workersTotal = Object.values(setups).reduce((sum, st) => sum + st.spec.reduce((x, w) => x + w.queues.length, 0), 0);
       await waitBlocked([admin], before + workersTotal);
+      // Warm-up: every process runs some jobs first (JIT), then the queues pause again.
+      for (const st of Object.values(setups)) {
+        for (const q of st.qs) {
+          await fill(q, ctx.quick ? 100 : 1000);
+          await q.resume();
+          await drained(q, 60_000);
+          await q.pause();
+        }
+      }
       const got: Record<Side, Measured[]> = { conveyor: [], bullmq: [] };
       // Both sides' processes idle side by side; shapes alternate which side goes first.
       for (let i = 0; i < SHAPES.length; i++) {
