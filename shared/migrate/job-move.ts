@@ -85,18 +85,27 @@ async function dueTimes(side: MoveSide, ids: string[]): Promise<(number | undefi
  * delete a completed job too, and its LREM scans the whole wait list for
  * every job (hours for a million waiting jobs); LREM -1 from the tail, where
  * the oldest jobs are, stops after a few entries.
+ * A journaled job whose hash is already gone counts as removed too: the
+ * removal happened, only its reply was lost (ioredis resends an unanswered
+ * script after a reconnect, and the resent one finds nothing; or a killed
+ * run's last script ran after the rerun looked). Reading "not removed" as "a
+ * worker took it" there dropped the journal entry of a batch that was then on
+ * neither side: a whole batch lost with exit 0. The queue is paused while
+ * jobs move, so a missing hash is the move's doing (see the top of this file).
  * KEYS[1] wait, KEYS[2] prioritized, KEYS[3] delayed; ARGV[1] the queue's key
- * prefix ("conveyor:{q}:"), ARGV[2..] job ids. Returns the ids removed.
+ * prefix ("conveyor:{q}:"), ARGV[2..] job ids. Returns the ids removed or already gone.
  */
 const REMOVE_WAITING = `
 local removed = {}
 for i = 2, #ARGV do
   local id = ARGV[i]
+  local jobKey = ARGV[1] .. id
   local n = redis.call('LREM', KEYS[1], -1, id)
   if n == 0 then n = redis.call('ZREM', KEYS[2], id) end
   if n == 0 then n = redis.call('ZREM', KEYS[3], id) end
-  if n > 0 then
-    local jobKey = ARGV[1] .. id
+  if n == 0 and redis.call('EXISTS', jobKey) == 0 then
+    removed[#removed + 1] = id
+  elseif n > 0 then
     local dedup = redis.call('HGET', jobKey, 'deid')
     if dedup and redis.call('GET', ARGV[1] .. 'de:' .. dedup) == id then redis.call('DEL', ARGV[1] .. 'de:' .. dedup) end
     redis.call('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
