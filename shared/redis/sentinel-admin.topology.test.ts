@@ -8,6 +8,7 @@ import { parseRedisUrl } from '../config/redis-url.ts';
 import { isConveyorError } from '../errors.ts';
 import { startTopology, type Topology } from '../testing/redis-topology.ts';
 import { freePort } from '../testing/free-port.ts';
+import { waitFor } from '../testing/wait-for.ts';
 import { sentinelView, triggerFailover } from './sentinel-admin.ts';
 
 let topo: Topology;
@@ -19,7 +20,12 @@ after(async () => {
 });
 
 test('sentinelView: the primary all Sentinels agree on, the quorum, CKQUORUM, both replicas linked', async () => {
-  const v = await sentinelView(parseRedisUrl(topo.sentinelUrl));
+  // The Sentinels learn a replica's link state from INFO every second: on a loaded
+  // machine a fresh topology can be reported before they have seen both links up.
+  const v = await waitFor('the Sentinels to report both replicas linked', async () => {
+    const view = await sentinelView(parseRedisUrl(topo.sentinelUrl));
+    return view.replicas.length === 2 && view.replicas.every((r) => r.linkUp && r.flags === 'slave') ? view : undefined;
+  }, { timeoutMs: 15_000, intervalMs: 200 });
   assert.equal(v.masterName, 'conveyor');
   assert.equal(v.primary, `127.0.0.1:${topo.primary.port}`);
   assert.equal(v.agreed, true);
