@@ -74,8 +74,8 @@ export function parseJobInput(raw: unknown, maxPayloadBytes: number, where = '')
     const code = first?.path[0] === 'name' && first.path.length === 1 ? 'INVALID_JOB_NAME' : first?.path.join('.') === 'opts.jobId' ? 'INVALID_JOB_ID' : 'INVALID_REQUEST';
     throw new ConveyorError(code, describeZodError(parsed.error, where), { path: [where, ...(first?.path ?? [])].filter(Boolean).join('.') });
   }
-  const size = payloadBytes(parsed.data.data);
-  if (size > maxPayloadBytes) {
+  const size = bytesOverLimit(parsed.data.data, maxPayloadBytes);
+  if (size > 0) {
     throw new ConveyorError('PAYLOAD_TOO_LARGE', `${where ? `${where}: ` : ''}data is ${size} bytes; MAX_PAYLOAD_BYTES allows ${maxPayloadBytes}`, {
       bytes: size,
       limit: maxPayloadBytes,
@@ -86,6 +86,19 @@ export function parseJobInput(raw: unknown, maxPayloadBytes: number, where = '')
 
 export function payloadBytes(data: unknown): number {
   return data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data) ?? '', 'utf8');
+}
+
+/**
+ * payloadBytes(data) > limit, without counting UTF-8 bytes when the JSON's
+ * length alone decides (a UTF-16 unit is 1 to 3 UTF-8 bytes): the enqueue
+ * hot path. Returns the size when over the limit, else 0.
+ */
+function bytesOverLimit(data: unknown, limit: number): number {
+  if (data === undefined) return 0;
+  const json = JSON.stringify(data) ?? '';
+  if (json.length * 3 <= limit) return 0;
+  const size = Buffer.byteLength(json, 'utf8');
+  return size > limit ? size : 0;
 }
 
 /** BullMQ options for a validated input. Ids are always ours (UUIDs) unless the caller chose one. */

@@ -7,11 +7,10 @@ import { Cluster } from 'ioredis';
 import { Job } from 'bullmq';
 import { toRedisError, type RedisConnection } from '../redis/connections.ts';
 import { masterConnectionFor } from '../redis/cluster-route.ts';
-import { whenWritable } from '../redis/sentinel-events.ts';
+import { failoverUnderWay, whenWritable } from '../redis/sentinel-events.ts';
 import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';
-import { Deadlines } from './deadlines.ts';
 
 export interface ProducerOptions {
   maxPayloadBytes?: number;
@@ -19,7 +18,11 @@ export interface ProducerOptions {
   minReplicas?: number;
   /** How long WAIT may take for those replicas. */
   waitTimeoutMs?: number;
-  /** Upper bound on any enqueue, so a caller never hangs on a lost Redis. */
+  /**
+   * How long an enqueue may wait for a Sentinel failover to finish before it
+   * answers REDIS_UNAVAILABLE. Each Redis command is bounded by its
+   * connection's command timeout (createRedis, liveness.ts); use the same value.
+   */
   timeoutMs?: number;
   /** For error messages: the redacted Redis URL. */
   redisLabel?: string;
@@ -54,8 +57,6 @@ export class Producer {
   private readonly conn: RedisConnection;
   private readonly opts: Required<Omit<ProducerOptions, 'validatePayload'>>;
   private readonly validatePayload: ProducerOptions['validatePayload'];
-  /** The timeouts of the enqueues in flight, on one timer. */
-  private readonly deadlines = new Deadlines();
 
   constructor(queues: QueueSet, opts: ProducerOptions = {}) {
     this.queues = queues;
@@ -78,8 +79,10 @@ export class Producer {
     this.validatePayload?.(job.name, job.data, '');
     const opts = toBullOptions(job.opts);
     const minReplicas = job.opts?.minReplicas ?? this.opts.minReplicas;
-    return this.bounded(async () => {
-      await this.queues.register(queue);
+    // One async function, no closure per call: this is the hot path (bounded() explains the bounds).
+    try {
+      if (failoverUnderWay(this.conn)) await this.untilWritable();
+      if (!this.queues.isRegistered(queue)) await this.queues.register(queue);
       if (job.opts?.jobId !== undefined) {
         // BullMQ answers the same way whether it added the job or found one with
         // that id; ask first so the caller learns it was a duplicate.
@@ -93,7 +96,9 @@ export class Producer {
       const added = await this.queues.source(queue).add(job.name, job.data ?? null, opts);
       if (minReplicas > 0) await this.confirmReplicas(minReplicas, queue, [String(added.id)]);
       return { id: String(added.id), queue, name: job.name, duplicate: false };
-    }, minReplicas);
+    } catch (err) {
+      throw this.asConveyorError(err);
+    }
   }
 
   /**
@@ -120,7 +125,7 @@ export class Producer {
       const ids = await this.addAtomically(queue, jobs);
       await this.confirmReplicas(minReplicas, queue, ids);
       return { ids };
-    }, minReplicas);
+    });
   }
 
   /**
@@ -182,28 +187,35 @@ export class Producer {
   }
 
   /**
-   * Runs one enqueue within the producer's timeout (plus the WAIT time in
-   * durable mode): past it the caller gets REDIS_UNAVAILABLE (HTTP 503) and
-   * may retry with the same jobId. During a Sentinel failover the write waits
-   * for the new primary first (sentinel-fence.ts) and is dropped, not sent
-   * late, if the timeout passed meanwhile. The deadlines of all enqueues in
-   * flight share one timer (deadlines.ts): a timer and a race per enqueue
-   * cost more than the rest of this class's work on it.
+   * Runs an enqueue so that it cannot hang (enqueue() does the same inline): during a Sentinel failover the
+   * write first waits for the new primary (sentinel-events.ts), at most the
+   * producer's timeout, and is dropped, not sent late, past it; every Redis
+   * command then fails within its connection's command timeout (liveness.ts:
+   * one timer per connection). Either way the caller gets REDIS_UNAVAILABLE
+   * (HTTP 503) and may retry with the same jobId.
+   *
+   * No per-enqueue timer, race or bookkeeping: on a busy producer each of
+   * those cost more than everything else this class does (docs/benchmarks.md).
    */
-  private async bounded<T>(fn: () => Promise<T>, minReplicas = 0): Promise<T> {
+  private async bounded<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await this.deadlines.run(this.opts.timeoutMs + (minReplicas > 0 ? this.opts.waitTimeoutMs : 0), this.unavailable, async (deadline) => {
-        await whenWritable(this.conn);
-        if (deadline.expired) throw this.unavailable();
-        return fn();
-      });
+      if (failoverUnderWay(this.conn)) await this.untilWritable();
+      return await fn();
     } catch (err) {
-      if (isConveyorError(err)) throw err;
-      throw toRedisError(err, this.opts.redisLabel);
+      throw this.asConveyorError(err);
     }
   }
 
+  /** Waits out a Sentinel failover, at most the producer's timeout. */
+  private async untilWritable(): Promise<void> {
+    if (!(await whenWritable(this.conn, this.opts.timeoutMs))) throw this.unavailable();
+  }
+
+  private asConveyorError(err: unknown): ConveyorError {
+    return isConveyorError(err) ? err : toRedisError(err, this.opts.redisLabel);
+  }
+
   private readonly unavailable = (): ConveyorError =>
-    new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} did not answer within ${this.opts.timeoutMs} ms`);
+    new ConveyorError('REDIS_UNAVAILABLE', `Redis at ${this.opts.redisLabel} is in a failover that did not finish within ${this.opts.timeoutMs} ms`);
 
 }

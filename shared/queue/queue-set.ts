@@ -12,6 +12,8 @@ export class QueueSet {
   private readonly sources = new Map<string, Queue>();
   private readonly deads = new Map<string, Queue>();
   private readonly registered = new Map<string, Promise<unknown>>();
+  /** Queues whose registration Redis confirmed (register() need not be awaited again). */
+  private readonly confirmed = new Set<string>();
   private flow: FlowProducer | undefined;
   /** OpenTelemetry (bullmq-otel) for the Queues and the FlowProducer; undefined = untraced. */
   private readonly telemetry: Telemetry | undefined;
@@ -62,13 +64,24 @@ export class QueueSet {
   register(queue: string): Promise<unknown> {
     let p = this.registered.get(queue);
     if (!p) {
-      p = this.connection.sadd(keys.queueRegistry, queue).catch((err: unknown) => {
-        this.registered.delete(queue);
-        throw err;
-      });
+      p = this.connection.sadd(keys.queueRegistry, queue).then(
+        (n) => {
+          this.confirmed.add(queue);
+          return n;
+        },
+        (err: unknown) => {
+          this.registered.delete(queue);
+          throw err;
+        },
+      );
       this.registered.set(queue, p);
     }
     return p;
+  }
+
+  /** True once the queue is in the registry set (then register() is a no-op). */
+  isRegistered(queue: string): boolean {
+    return this.confirmed.has(queue);
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,7 @@ import type { Logger } from '../log.ts';
 import { sentinelOptions } from './sentinel-connector.ts';
 import { closingOnPurpose, watchPrimary } from './primary-watch.ts';
 import { followSentinel } from './sentinel-events.ts';
+import { guardClusterQueue, guardConnection, unguardConnection, type GuardOptions } from './liveness.ts';
 
 export type RedisRole = 'producer' | 'worker' | 'inspector' | 'subscriber';
 export type RedisConnection = Redis | Cluster;
@@ -46,9 +47,16 @@ const RECONNECT_ON = /^(READONLY|LOADING|MASTERDOWN|UNBLOCKED)\b/;
  */
 export const SOCKET_TIMEOUT_MS = 15_000;
 
+/** The never-hang timeouts of a role (liveness.ts). */
+function timeouts(opts: ConnectionOptions): GuardOptions {
+  const waits = opts.role === 'worker' || opts.role === 'subscriber';
+  if (waits) return { socketTimeoutMs: SOCKET_TIMEOUT_MS };
+  const commandTimeoutMs = opts.commandTimeoutMs ?? 5000;
+  return { commandTimeoutMs, socketTimeoutMs: commandTimeoutMs + 1000 };
+}
+
 function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions {
   const waits = opts.role === 'worker' || opts.role === 'subscriber';
-  const commandTimeout = opts.commandTimeoutMs ?? 5000;
   const tls = target.tls ? { ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) } : undefined;
   return {
     username: target.username,
@@ -66,21 +74,21 @@ function baseOptions(target: RedisTarget, opts: ConnectionOptions): RedisOptions
     retryStrategy: (times: number) => Math.min(100 * times, 2000),
     // 2 = reconnect and resend the command that got the error.
     reconnectOnError: (err: Error) => (RECONNECT_ON.test(err.message) ? 2 : false),
-    // A primary that stops answering but keeps its socket open must be noticed:
-    // drop the socket when a command gets no byte back within socketTimeout,
-    // then reconnect, which for Sentinel also asks the sentinels where the
-    // primary is now. (An idle connection is probed by primary-watch.ts.)
+    // A primary that stops answering but keeps its socket open must be noticed,
+    // and a producer's command must fail within its timeout: liveness.ts
+    // (guardConnection, below) on one timer per connection, not ioredis'
+    // commandTimeout/socketTimeout, which arm timers per command. (An idle
+    // connection is probed by primary-watch.ts.)
     keepAlive: 10_000,
-    socketTimeout: waits ? SOCKET_TIMEOUT_MS : commandTimeout + 1000,
     // Safety net for a blocking command that would otherwise wait forever.
     blockingTimeout: 10_000,
-    ...(waits ? {} : { commandTimeout }),
     lazyConnect: false,
   };
 }
 
 export function createRedis(target: RedisTarget, opts: ConnectionOptions): RedisConnection {
   const base = baseOptions(target, opts);
+  const guard = timeouts(opts);
   let conn: RedisConnection;
   switch (target.kind) {
     case 'standalone':
@@ -104,7 +112,8 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
       conn = new Cluster(
         target.nodes.map((n) => ({ host: n.host, port: n.port })),
         {
-          redisOptions: base,
+          // Cluster nodes are ioredis' own connections: they keep its per-command timers.
+          redisOptions: { ...base, commandTimeout: guard.commandTimeoutMs, socketTimeout: guard.socketTimeoutMs },
           maxRedirections: 16,
           retryDelayOnFailover: 200,
           enableOfflineQueue: true,
@@ -121,19 +130,21 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
       );
       break;
   }
+  if (conn instanceof Cluster && guard.commandTimeoutMs !== undefined) guardClusterQueue(conn, guard.commandTimeoutMs);
   if (conn instanceof Redis) {
+    guardConnection(conn, guard);
     watchPrimary(conn, { target, name: opts.name, logger: opts.logger, intervalMs: opts.roleCheckMs });
-    if (target.kind === 'sentinel') {
-      // Every connection, and BullMQ's duplicates of it (its blocking connections), follows failovers.
-      const events = { tlsCa: opts.tlsCa, logger: opts.logger };
-      followSentinel(conn, target, events);
-      const duplicate = conn.duplicate.bind(conn);
-      conn.duplicate = ((override?: Partial<RedisOptions>) => {
-        const d = duplicate(override);
-        followSentinel(d, target, events);
-        return d;
-      }) as typeof conn.duplicate;
-    }
+    // Every connection, and BullMQ's duplicates of it (its blocking connections),
+    // is guarded and, on Sentinel, follows failovers.
+    const events = target.kind === 'sentinel' ? { tlsCa: opts.tlsCa, logger: opts.logger } : undefined;
+    if (events && target.kind === 'sentinel') followSentinel(conn, target, events);
+    const duplicate = conn.duplicate.bind(conn);
+    conn.duplicate = ((override?: Partial<RedisOptions>) => {
+      const d = duplicate(override);
+      guardConnection(d, guard);
+      if (events && target.kind === 'sentinel') followSentinel(d, target, events);
+      return d;
+    }) as typeof conn.duplicate;
   }
   // An 'error' event with no listener crashes the process; log it, throttled,
   // and let ioredis reconnect.
@@ -152,6 +163,7 @@ export function createRedis(target: RedisTarget, opts: ConnectionOptions): Redis
 export async function closeRedis(conn: RedisConnection | undefined): Promise<void> {
   if (!conn) return;
   if (conn instanceof Redis) closingOnPurpose(conn);
+  unguardConnection(conn);
   if (conn.status === 'end') return;
   // Not connected (Redis down, wrong password): QUIT would only sit in the
   // offline queue until the timeout below.

@@ -264,17 +264,21 @@ export function followSentinel(conn: Redis, target: SentinelTarget, opts: Sentin
 }
 
 /**
- * Resolves when a write on this connection may go: at once, unless a
+ * Resolves true when a write on this connection may go: at once, unless a
  * Sentinel failover is under way (then when it is over and this connection
- * reached the new primary). Callers bound the wait with their own timeout.
+ * reached the new primary); false if that did not happen within timeoutMs.
+ * Callers check failoverUnderWay() first: most writes never wait here.
  */
-export async function whenWritable(conn: unknown): Promise<void> {
+export async function whenWritable(conn: unknown, timeoutMs = Infinity): Promise<boolean> {
   const c = conn as Redis;
+  const end = performance.now() + timeoutMs;
   for (;;) {
     const events = membership.get(c);
-    if (!events || (!events.fenced() && events.caughtUp(c))) return;
+    if (!events || (!events.fenced() && events.caughtUp(c))) return true;
+    const left = end - performance.now();
+    if (left <= 0) return false;
     events.follow(c);
-    await events.changed(50);
+    await events.changed(Math.min(50, left));
   }
 }
 
