@@ -56,6 +56,7 @@ export class Heartbeat {
   private beating: Promise<void> | undefined;
   /** Counts since the last beat that reached Redis: "queue|kind" → n. */
   private pending = new Map<string, number>();
+  private readonly fields = new Map<string, Record<ThroughputKind, string>>();
   private readonly obeyed = new Set<string>();
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -92,7 +93,13 @@ export class Heartbeat {
   }
 
   private count(queue: string, kind: ThroughputKind): void {
-    const f = throughputField(queue, kind);
+    // The hash field names, built once per queue: this runs for every job.
+    let fields = this.fields.get(queue);
+    if (!fields) {
+      fields = { processed: throughputField(queue, 'processed'), failed: throughputField(queue, 'failed'), dead: throughputField(queue, 'dead') };
+      this.fields.set(queue, fields);
+    }
+    const f = fields[kind];
     this.pending.set(f, (this.pending.get(f) ?? 0) + 1);
   }
 

@@ -56,6 +56,8 @@ interface Running {
   queue: string;
   job: Job;
   token: string | undefined;
+  /** Moved back to wait at the end of the grace period: its end is not an attempt. */
+  handedBack: boolean;
 }
 
 /** BullMQ's Worker plus the two handles a shutdown deadline needs (its lock manager is protected). */
@@ -93,10 +95,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   private deadLetters: DeadLetters | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly forceStop = new AbortController();
-  /** Keyed by queue + NUL + job id. */
-  private readonly running = new Map<string, Running>();
-  /** Jobs moved back to wait at the end of the grace period: their end is not an attempt. */
-  private readonly handedBack = new Set<string>();
+  /** One entry per job in flight (no key string built per job: this is the hot path). */
+  private readonly running = new Set<Running>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   /** Set by quiet(): a job fetched after it goes back to its queue unrun. */
   private quieted = false;
@@ -155,7 +155,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   /** Jobs of this queue this process is running now. */
   activeJobs(queue: string): number {
     let n = 0;
-    for (const r of this.running.values()) if (r.queue === queue) n++;
+    for (const r of this.running) if (r.queue === queue) n++;
     return n;
   }
 
@@ -187,8 +187,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
         this.workers.get(queue)?.forgetJob(String(job.id));
         throw new WaitingError();
       }
-      const key = `${queue}\u0000${job.id}`;
-      this.running.set(key, { queue, job, token });
+      const r: Running = { queue, job, token, handedBack: false };
+      this.running.add(r);
       this.stats.active = this.running.size;
       this.emit('job-active', queue, job);
       try {
@@ -196,23 +196,24 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
         try {
           result = await runJob(queue, job, handlers, log, this.forceStop.signal);
         } catch (err) {
-          if (this.handedBack.has(key)) throw new WaitingError();
+          if (r.handedBack) throw new WaitingError();
           throw err;
         }
         // WaitingError tells BullMQ the job is back in wait: no failure, no retry
         // counted, no completion written over a lock we gave up.
-        if (this.handedBack.has(key)) throw new WaitingError();
+        if (r.handedBack) throw new WaitingError();
         return result;
       } finally {
-        this.running.delete(key);
-        this.handedBack.delete(key);
+        this.running.delete(r);
         this.stats.active = this.running.size;
       }
     };
     const worker = new HostedWorker(bullName(queue), processor, {
       connection: this.conn!,
       prefix: PREFIX,
-      name: this.id,
+      // No BullMQ worker `name`: it writes a "processed by" field into every
+      // job hash (Redis memory and a string to decode per job) that nothing
+      // here reads; the fleet is known from the heartbeats.
       concurrency: config.concurrency,
       // A killed worker's jobs come back after lockDuration + at most one
       // stalledInterval (15 s with the defaults), not BullMQ's 30 + 30 s.
@@ -322,8 +323,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   private async handBack(): Promise<number> {
     let moved = 0;
     await Promise.all(
-      [...this.running].map(async ([key, r]) => {
-        this.handedBack.add(key);
+      [...this.running].map(async (r) => {
+        r.handedBack = true;
         if (!r.token) return;
         try {
           await r.job.moveToWait(r.token);
