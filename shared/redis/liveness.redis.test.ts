@@ -4,12 +4,12 @@
  * a socket with no reply for the socket timeout is dropped and reconnected,
  * and neither arms anything per command.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { startRedis } from '../testing/redis-process.ts';
-import { startProxy } from '../testing/tcp-proxy.ts';
+import { startProxy, type TcpProxy } from '../testing/tcp-proxy.ts';
 import { freePort } from '../testing/free-port.ts';
 import { once } from '../testing/wait-for.ts';
 import { parseRedisUrl } from '../config/redis-url.ts';
@@ -18,6 +18,17 @@ import { guardConnection, guardTickMs } from './liveness.ts';
 
 const TIMEOUT_MS = 400;
 const tick = guardTickMs({ commandTimeoutMs: TIMEOUT_MS, socketTimeoutMs: TIMEOUT_MS + 1000 });
+
+/** A Redis, a TCP proxy in front of it (to freeze), and a producer connection through the proxy; all closed after the test. */
+async function producerBehindProxy(t: TestContext): Promise<{ proxy: TcpProxy; conn: Redis }> {
+  const redis = await startRedis();
+  t.after(() => redis.stop());
+  const proxy = await startProxy({ target: { host: '127.0.0.1', port: redis.port } });
+  t.after(() => proxy.stop());
+  const conn = createRedis(parseRedisUrl(proxy.url()), { role: 'producer', commandTimeoutMs: TIMEOUT_MS }) as Redis;
+  t.after(() => closeRedis(conn));
+  return { proxy, conn };
+}
 
 async function settleTime(p: Promise<unknown>): Promise<{ ms: number; err: unknown }> {
   const t0 = performance.now();
@@ -48,12 +59,7 @@ test('a producer connection arms no ioredis timer per command: its timeouts are 
 });
 
 test('a primary that stops answering (socket open): the command fails with "Command timed out" within the command timeout, the socket is dropped, and the connection works again when it answers', async (t) => {
-  const redis = await startRedis();
-  t.after(() => redis.stop());
-  const proxy = await startProxy({ target: { host: '127.0.0.1', port: redis.port } });
-  t.after(() => proxy.stop());
-  const conn = createRedis(parseRedisUrl(proxy.url()), { role: 'producer', commandTimeoutMs: TIMEOUT_MS }) as Redis;
-  t.after(() => closeRedis(conn));
+  const { proxy, conn } = await producerBehindProxy(t);
   assert.equal(await conn.ping(), 'PONG');
 
   proxy.freeze();
@@ -113,12 +119,7 @@ test('WAIT gets its own timeout on top of the command timeout (a durable enqueue
 });
 
 test("BullMQ's duplicates of a connection are guarded too", async (t) => {
-  const redis = await startRedis();
-  t.after(() => redis.stop());
-  const proxy = await startProxy({ target: { host: '127.0.0.1', port: redis.port } });
-  t.after(() => proxy.stop());
-  const conn = createRedis(parseRedisUrl(proxy.url()), { role: 'producer', commandTimeoutMs: TIMEOUT_MS }) as Redis;
-  t.after(() => closeRedis(conn));
+  const { proxy, conn } = await producerBehindProxy(t);
   const dup = conn.duplicate();
   t.after(() => closeRedis(dup));
   assert.equal(await dup.ping(), 'PONG');
