@@ -5,8 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
@@ -17,13 +17,11 @@ let core: Core;
 let groups: DeadLetterGroups;
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   groups = new DeadLetterGroups(core.queues);
 });
 after(async () => {
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 /** Runs jobs that throw `data.msg` once (attempts 1) until each is a dead letter; returns their refs in the order they died. */

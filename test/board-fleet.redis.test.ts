@@ -5,8 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { spawnConveyor } from '#shared/testing/processes.ts';
 import { waitFor, once } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
@@ -22,14 +22,12 @@ let fleet: Fleet;
 const hosts: WorkerHost[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   fleet = new Fleet(core.conn);
 });
 after(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 const handlers: HandlerMap = {

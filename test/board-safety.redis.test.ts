@@ -6,8 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
 import { AuditLog } from '#shared/audit.ts';
@@ -24,8 +24,7 @@ let auditLog: AuditLog;
 const servers: Server[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   auditLog = new AuditLog(core.conn);
 });
 after(async () => {
@@ -33,8 +32,7 @@ after(async () => {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 async function serve(extra: Partial<AppDeps> = {}): Promise<string> {

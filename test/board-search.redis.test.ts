@@ -1,8 +1,8 @@
 /** Job search: by id across queues, by name, by data or error substring, bounded with a cursor. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
@@ -13,13 +13,11 @@ let core: Core;
 let search: JobSearch;
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   search = new JobSearch(core.queues, core.inspector);
 });
 after(async () => {
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 test('by id: the same id in two queues is found in both, in whatever state', async () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { spawnConveyor, listeningUrl } from '#shared/testing/processes.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
@@ -22,16 +22,14 @@ let core: Core;
 const servers: Server[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
 });
 after(async () => {
   for (const s of servers) {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 async function serve(auth: boolean, boardRefreshMs = 0): Promise<string> {

@@ -10,8 +10,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { silentLogger } from '#shared/log.ts';
 import { InteropBridge, type BridgeOptions } from '#shared/interop/bridge.ts';
@@ -30,15 +30,13 @@ const bridges: InteropBridge[] = [];
 const children: ChildProcess[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   client = redis.client();
 });
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await Promise.all(bridges.map((b) => b.stop()));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 /** Runs redis-cli against the test's Redis: a producer that is not Conveyor. */

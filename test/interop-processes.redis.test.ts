@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { spawnConveyor } from '#shared/testing/processes.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 
@@ -18,12 +18,10 @@ let redis: RedisProcess;
 let core: Core;
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
 });
 after(async () => {
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 const cli = (...args: string[]) => run('redis-cli', ['-p', String(redis.port), ...args]);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 
@@ -14,14 +14,12 @@ let dir: string;
 const procs: ConveyorProcess[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   dir = mkdtempSync(join(tmpdir(), 'conveyor-sched-'));
 });
 after(async () => {
   await Promise.allSettled(procs.map((p) => p.stop('SIGKILL')));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
   rmSync(dir, { recursive: true, force: true });
 });
 

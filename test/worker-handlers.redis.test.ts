@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import type { JobView } from '#shared/queue/inspector.ts';
 
@@ -20,14 +20,12 @@ let tmp: string;
 const procs: ConveyorProcess[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   tmp = mkdtempSync(join(tmpdir(), 'conveyor-bad-handlers-'));
 });
 after(async () => {
   await Promise.all(procs.map((p) => (p.exitCode() === undefined ? p.stop() : undefined)));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
   rmSync(tmp, { recursive: true, force: true });
 });
 

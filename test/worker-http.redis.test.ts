@@ -6,8 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
 import { silentLogger } from '#shared/log.ts';
@@ -71,14 +71,12 @@ before(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
 });
 
 after(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
 });

@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import type { RedisProcess } from '#shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
 import { waitFor } from '#shared/testing/wait-for.ts';
 import type { JobView } from '#shared/queue/inspector.ts';
 import { WorkerHost } from '#shared/runtime/worker-host.ts';
@@ -18,13 +18,11 @@ let core: Core;
 const procs: ConveyorProcess[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
 });
 after(async () => {
   await Promise.all(procs.map((p) => (p.exitCode() === undefined ? p.stop('SIGKILL') : undefined)));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 async function startWorker(queue: string, env: Record<string, string> = {}): Promise<ConveyorProcess> {

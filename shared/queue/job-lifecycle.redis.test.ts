@@ -1,8 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { UnrecoverableError } from 'bullmq';
-import { startRedis, type RedisProcess } from '../testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '../testing/fixtures.ts';
+import type { RedisProcess } from '../testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../testing/fixtures.ts';
 import { waitFor } from '../testing/wait-for.ts';
 import { WorkerHost } from '../runtime/worker-host.ts';
 import { silentLogger } from '../log.ts';
@@ -15,13 +15,11 @@ let core: Core;
 const hosts: WorkerHost[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
 });
 after(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 async function startWorker(queue: string, handlers: Record<string, Handler>, env: Record<string, string> = {}): Promise<WorkerHost> {

@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisProcess } from '../testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '../testing/fixtures.ts';
+import type { RedisProcess } from '../testing/redis-process.ts';
+import { openCore, testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../testing/fixtures.ts';
 import { waitFor } from '../testing/wait-for.ts';
 import { WorkerHost } from '../runtime/worker-host.ts';
 import { silentLogger } from '../log.ts';
@@ -24,15 +24,13 @@ let client: Redis;
 const extraCores: Core[] = [];
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
   schedules = new Schedules(core.queues, core.producer, { maxPayloadBytes: 10_000 });
   client = redis.client();
 });
 after(async () => {
   await Promise.all(extraCores.map((c) => c.close()));
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 const uniqueId = () => `sched-${randomUUID().slice(0, 8)}`;

@@ -7,8 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'bullmq';
-import { startRedis, type RedisProcess } from '../testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '../testing/fixtures.ts';
+import type { RedisProcess } from '../testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../testing/fixtures.ts';
 import { waitFor } from '../testing/wait-for.ts';
 import { silentLogger } from '../log.ts';
 import { WorkerHost } from './worker-host.ts';
@@ -18,12 +18,10 @@ let redis: RedisProcess;
 let core: Core;
 
 before(async () => {
-  redis = await startRedis();
-  core = await openCore(testConfig(redis.url));
+  ({ redis, core } = await redisAndCore());
 });
 after(async () => {
-  await core.close();
-  await redis.stop();
+  await closeRedisAndCore(redis, core);
 });
 
 const SILENT_MS = 1500;

@@ -6,6 +6,7 @@ import { QueueSet } from '../queue/queue-set.ts';
 import { Producer } from '../queue/producer.ts';
 import { Inspector } from '../queue/inspector.ts';
 import { silentLogger } from '../log.ts';
+import { startRedis, type RedisProcess } from './redis-process.ts';
 
 export function testConfig(redisUrl: string, env: Record<string, string> = {}): Readonly<Config> {
   return loadConfig({ REDIS_URL: redisUrl, LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000', ...env });
@@ -38,4 +39,21 @@ export async function openCore(config: Readonly<Config>): Promise<Core> {
       await closeRedis(conn);
     },
   };
+}
+
+/** The usual start of a test file: a fresh redis-server on a free port and a Core on it. */
+export async function redisAndCore(env: Record<string, string> = {}): Promise<{ redis: RedisProcess; core: Core }> {
+  const redis = await startRedis();
+  try {
+    return { redis, core: await openCore(testConfig(redis.url, env)) };
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
+}
+
+/** Undoes redisAndCore (either may be missing when the start failed). */
+export async function closeRedisAndCore(redis: RedisProcess | undefined, core: Core | undefined): Promise<void> {
+  await core?.close();
+  await redis?.stop();
 }
