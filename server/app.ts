@@ -36,14 +36,17 @@ export function createApp(deps: AppDeps): Express {
   const timeoutMs = deps.config.requestTimeoutMs;
   app.use(requestTimeout(timeoutMs, (res) => sendError(res, 'REQUEST_TIMEOUT', `the request was not answered within REQUEST_TIMEOUT_MS=${timeoutMs} ms; retry later`)));
 
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      deps.logger.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+  // A line per request only at LOG_LEVEL=debug: otherwise no listener, timer or object per request (the hot path).
+  if (deps.logger.isLevelEnabled('debug')) {
+    app.use((req, res, next) => {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        deps.logger.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      });
+      next();
     });
-    next();
-  });
+  }
 
   mountRoutes(app, deps);
   app.use(notFound);
