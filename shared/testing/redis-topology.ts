@@ -48,6 +48,8 @@ export interface TopologyOptions {
   /** SENTINEL DEBUG periods in ms; merged over the fast defaults below. */
   sentinelTimers?: Record<string, number>;
   readyTimeoutMs?: number;
+  /** Nodes known and announced by the host name "localhost", as Sentinels with announce-hostnames report them. */
+  hostnames?: boolean;
 }
 
 export const FAST_SENTINEL_TIMERS: Readonly<Record<string, number>> = { 'info-period': 1000, 'publish-period': 500, 'ping-period': 500 };
@@ -115,7 +117,7 @@ export async function startTopology(opts: TopologyOptions = {}): Promise<Topolog
   const primaryPort = dataPorts[0]!;
   const ids = sentinelPorts.map(() => sentinelId());
   const aofArgs = opts.aof ? ['--appendonly', 'yes', '--appendfsync', opts.aof === 'always' ? 'always' : 'everysec'] : [];
-  const common = { password: opts.password, aclUsers: opts.aclUsers, tls: opts.tls };
+  const common = { password: opts.password, aclUsers: opts.aclUsers, tls: opts.tls, hostnames: opts.hostnames };
   let certs: CertFiles | undefined;
   if (opts.tls) {
     certs = await makeCerts(nodeDir('certs')).catch((err: Error) => {

@@ -21,6 +21,8 @@ export interface DataNodeFile {
   aclUsers?: readonly AclUser[];
   /** Replicate over TLS (the nodes listen on TLS ports only). */
   tls?: boolean;
+  /** Announce the host name "localhost" instead of an IP (replica-announce-ip). */
+  hostnames?: boolean;
 }
 
 export interface SentinelFile {
@@ -39,6 +41,8 @@ export interface SentinelFile {
   aclUsers?: readonly AclUser[];
   /** Talk TLS to the nodes and to the other sentinels. */
   tls?: boolean;
+  /** Know the nodes as "localhost" and announce host names (resolve-hostnames, announce-hostnames). */
+  hostnames?: boolean;
 }
 
 /** A 40-hex id, the form `sentinel myid` wants. */
@@ -52,7 +56,8 @@ export function writeDataNodeConf(f: DataNodeFile): string {
     'bind 127.0.0.1',
     // Without this the first full sync waits 5 s for more replicas to join.
     'repl-diskless-sync-delay 0',
-    ...(f.replicaOf !== undefined ? [`replicaof 127.0.0.1 ${f.replicaOf}`] : []),
+    ...(f.replicaOf !== undefined ? [`replicaof ${f.hostnames ? 'localhost' : '127.0.0.1'} ${f.replicaOf}`] : []),
+    ...(f.hostnames ? ['replica-announce-ip localhost'] : []),
     ...(f.tls ? ['tls-replication yes'] : []),
     // masterauth on every node, the primary too: after a failover it becomes a replica.
     ...(f.password ? [`requirepass ${confQuote(f.password)}`, `masterauth ${confQuote(f.password)}`] : []),
@@ -66,18 +71,21 @@ export function writeDataNodeConf(f: DataNodeFile): string {
 /** Writes <dir>/sentinel.conf (Sentinel rewrites it as its state changes); returns its path. */
 export function writeSentinelConf(f: SentinelFile): string {
   const m = f.masterName;
+  const host = f.hostnames ? 'localhost' : '127.0.0.1';
   const lines = [
     'bind 127.0.0.1',
     `sentinel myid ${f.myId}`,
+    // Before the monitor line, which names a host then.
+    ...(f.hostnames ? ['sentinel resolve-hostnames yes', 'sentinel announce-hostnames yes'] : []),
     // In a Sentinel, tls-replication makes every outgoing link (nodes, peers) TLS.
     ...(f.tls ? ['tls-replication yes'] : []),
-    `sentinel monitor ${m} 127.0.0.1 ${f.primaryPort} ${f.quorum}`,
+    `sentinel monitor ${m} ${host} ${f.primaryPort} ${f.quorum}`,
     `sentinel down-after-milliseconds ${m} ${f.downAfterMs}`,
     `sentinel failover-timeout ${m} ${f.failoverTimeoutMs}`,
     `sentinel parallel-syncs ${m} ${f.parallelSyncs}`,
     // Sentinels authenticate to each other with their own requirepass.
     ...(f.password ? [`sentinel auth-pass ${m} ${confQuote(f.password)}`, `requirepass ${confQuote(f.password)}`] : []),
-    ...f.replicaPorts.map((p) => `sentinel known-replica ${m} 127.0.0.1 ${p}`),
+    ...f.replicaPorts.map((p) => `sentinel known-replica ${m} ${host} ${p}`),
     ...f.peers.map((s) => `sentinel known-sentinel ${m} 127.0.0.1 ${s.port} ${s.id}`),
     ...aclConfLines(f.aclUsers ?? []),
   ];
