@@ -134,9 +134,9 @@ export function createApp(deps: AppDeps): Express {
   const loginEnabled = users.length > 0;
   const ctx: BoardContext = { data, log: deps.logger, loginEnabled, alertWaitingMs: deps.alertWaitingMs ?? 300_000 };
 
-  const keeper = new SessionKeeper(users, deps.auth?.sessionSecret);
+  const keeper = new SessionKeeper(users, deps.auth?.sessionSecret, deps.queues.connection);
   if (loginEnabled) {
-    app.use(loginRoutes(ctx, keeper, new LoginLimiter(deps.loginLimit)));
+    app.use(loginRoutes(ctx, keeper, new LoginLimiter(deps.queues.connection, deps.loginLimit)));
     app.use(requireSession(keeper));
   } else {
     app.get('/login', (_req, res) => res.redirect(302, '/'));

@@ -8,8 +8,9 @@
  * The cookie is `base64url(JSON{sid,u,r,exp}).base64url(HMAC-SHA256)`. The HMAC
  * key is derived from the session secret AND every configured credential, so
  * changing a password ends every session. Logout revokes the session id in
- * this process; with several dashboard processes behind a balancer, other
- * processes honour the cookie until it expires (SESSION_TTL_MS).
+ * Redis until the session would have expired (keys.revokedSession): every
+ * dashboard process behind a balancer refuses the cookie from then on. (They
+ * accept each other's cookies only with the same DASHBOARD_SESSION_SECRET.)
  *
  * CSRF: the token is an HMAC of the session id, so it needs no storage and
  * dies with the session. Forms carry it as `_csrf`, scripts as the
@@ -19,6 +20,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ConveyorError } from '#shared/errors.ts';
+import type { RedisConnection } from '#shared/redis/connections.ts';
+import { keys } from '#shared/queue/names.ts';
 
 export const SESSION_COOKIE = 'conveyor_session';
 export const SESSION_TTL_MS = 12 * 3600_000;
@@ -53,12 +56,13 @@ export function safeEqual(a: string, b: string): boolean {
 export class SessionKeeper {
   private readonly key: Buffer;
   private readonly users: readonly UserEntry[];
-  /** sid → expiry of sessions ended by logout. */
-  private readonly revoked = new Map<string, number>();
+  /** Where logouts are kept (shared by every dashboard process). */
+  private readonly conn: RedisConnection;
   private readonly now: () => number;
 
-  constructor(users: readonly UserEntry[], secret: string | undefined, now: () => number = Date.now) {
+  constructor(users: readonly UserEntry[], secret: string | undefined, conn: RedisConnection, now: () => number = Date.now) {
     this.users = users;
+    this.conn = conn;
     this.now = now;
     const base = secret ?? randomBytes(32).toString('hex');
     const h = createHmac('sha256', base).update('conveyor-session');
@@ -82,7 +86,15 @@ export class SessionKeeper {
     return { value: `${body}.${this.sign(body)}`, session };
   }
 
-  verify(value: string | undefined): Session | undefined {
+  /** The session of a cookie that is signed, unexpired and not logged out (asks Redis), else undefined. */
+  async check(value: string | undefined): Promise<Session | undefined> {
+    const s = this.verify(value);
+    if (!s) return undefined;
+    return (await this.conn.exists(keys.revokedSession(s.sid))) === 1 ? undefined : s;
+  }
+
+  /** Signature and expiry only (no logout check: see check()). */
+  private verify(value: string | undefined): Session | undefined {
     if (!value) return undefined;
     const dot = value.indexOf('.');
     if (dot <= 0) return undefined;
@@ -98,14 +110,13 @@ export class SessionKeeper {
     }
     if (typeof s.exp !== 'number' || s.exp <= this.now() || typeof s.sid !== 'string') return undefined;
     if (s.role !== 'admin' && s.role !== 'read') return undefined;
-    if (this.revoked.has(s.sid)) return undefined;
     return s;
   }
 
-  revoke(session: Session): void {
-    const now = this.now();
-    for (const [sid, exp] of this.revoked) if (exp <= now) this.revoked.delete(sid);
-    this.revoked.set(session.sid, session.exp);
+  /** Ends a session in every dashboard process, until it would have expired anyway. */
+  async revoke(session: Session): Promise<void> {
+    const ttl = Math.ceil(session.exp - this.now());
+    if (ttl > 0) await this.conn.set(keys.revokedSession(session.sid), '1', 'PX', ttl);
   }
 
   csrfToken(session: Pick<Session, 'sid'>): string {
@@ -167,8 +178,8 @@ export function sessionOf(res: Response): Session {
 
 /** The gate: lets a request through with a valid session, else 401 JSON (or for a non-GET) or a redirect to /login. */
 export function requireSession(keeper: SessionKeeper) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const session = keeper.verify(readCookie(req, SESSION_COOKIE));
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const session = await keeper.check(readCookie(req, SESSION_COOKIE));
     if (session) {
       res.locals.session = session;
       res.locals.csrf = keeper.csrfToken(session);

@@ -1,11 +1,21 @@
 /**
- * Rate limit on failed logins, per client address and per user name, in this
- * process: after `max` failures within `windowMs` further attempts are
- * refused (429 with Retry-After) until the oldest failure leaves the window.
- * A successful login clears the address's record. Counting per user too stops
- * a guesser that rotates addresses; counting per address stops one that
- * rotates user names.
+ * Rate limit on failed logins, per client address and per user name, shared
+ * by every dashboard process through Redis: after `max` failures within
+ * `windowMs` further attempts are refused (429 with Retry-After) until the
+ * oldest of those failures leaves the window. A successful login clears the
+ * address's record. Counting per user too stops a guesser that rotates
+ * addresses; counting per address stops one that rotates user names; sharing
+ * the counts stops one that spreads its guesses over the processes behind a
+ * balancer.
+ *
+ * One sorted set per address or user (score: the failure's time), expiring
+ * with the window, so a flood of distinct names costs memory for one window
+ * at most. Each key is its own command (no CROSSSLOT on Cluster).
  */
+import { randomBytes } from 'node:crypto';
+import type { RedisConnection } from '#shared/redis/connections.ts';
+import { keys } from '#shared/queue/names.ts';
+
 export interface LimiterOptions {
   max?: number;
   windowMs?: number;
@@ -13,48 +23,52 @@ export interface LimiterOptions {
 }
 
 export class LoginLimiter {
+  private readonly conn: RedisConnection;
   private readonly max: number;
   private readonly windowMs: number;
   private readonly now: () => number;
-  private readonly failures = new Map<string, number[]>();
 
-  constructor({ max = 10, windowMs = 15 * 60_000, now = Date.now }: LimiterOptions = {}) {
+  constructor(conn: RedisConnection, { max = 10, windowMs = 15 * 60_000, now = Date.now }: LimiterOptions = {}) {
+    this.conn = conn;
     this.max = max;
     this.windowMs = windowMs;
     this.now = now;
   }
 
   /** Milliseconds until another attempt is allowed for this address or user; 0 = allowed now. */
-  retryAfterMs(ip: string, user: string): number {
-    return Math.max(this.wait(`ip:${ip}`), this.wait(`user:${user.toLowerCase()}`));
+  async retryAfterMs(ip: string, user: string): Promise<number> {
+    const [a, b] = await Promise.all([this.wait(ipKey(ip)), this.wait(userKey(user))]);
+    return Math.max(a, b);
   }
 
-  fail(ip: string, user: string): void {
-    for (const k of [`ip:${ip}`, `user:${user.toLowerCase()}`]) {
-      const list = this.recent(k);
-      list.push(this.now());
-      this.failures.set(k, list);
-    }
-    // Keep memory bounded against a flood of distinct names.
-    if (this.failures.size > 10_000) {
-      for (const [k] of this.failures) {
-        if (this.recent(k).length === 0) this.failures.delete(k);
-      }
-    }
+  async fail(ip: string, user: string): Promise<void> {
+    const now = this.now();
+    await Promise.all(
+      [ipKey(ip), userKey(user)].map((k) =>
+        this.conn
+          .multi()
+          .zadd(k, now, `${now}:${randomBytes(4).toString('hex')}`)
+          .zremrangebyscore(k, '-inf', now - this.windowMs)
+          .pexpire(k, this.windowMs)
+          .exec(),
+      ),
+    );
   }
 
-  succeed(ip: string): void {
-    this.failures.delete(`ip:${ip}`);
+  async succeed(ip: string): Promise<void> {
+    await this.conn.del(ipKey(ip));
   }
 
-  private recent(k: string): number[] {
-    const since = this.now() - this.windowMs;
-    return (this.failures.get(k) ?? []).filter((t) => t > since);
-  }
-
-  private wait(k: string): number {
-    const list = this.recent(k);
-    if (list.length < this.max) return 0;
-    return Math.max(1, list[list.length - this.max]! + this.windowMs - this.now());
+  private async wait(k: string): Promise<number> {
+    const now = this.now();
+    // Failure times inside the window, oldest first.
+    const recent = (await this.conn.zrangebyscore(k, `(${now - this.windowMs}`, '+inf', 'WITHSCORES'))
+      .filter((_, i) => i % 2 === 1)
+      .map(Number);
+    if (recent.length < this.max) return 0;
+    return Math.max(1, recent[recent.length - this.max]! + this.windowMs - now);
   }
 }
+
+const ipKey = (ip: string) => keys.loginFailures(`ip:${ip}`);
+const userKey = (user: string) => keys.loginFailures(`user:${user.toLowerCase()}`);

@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeAlerts, type QueueHealth } from '../dashboard/alerts.ts';
-import { LoginLimiter } from '../dashboard/login-limiter.ts';
 import { bytes, duration, num, relative, time } from '../dashboard/pages/format.ts';
 
 const q = (over: Partial<QueueHealth>): QueueHealth => ({ name: 'q', paused: false, waiting: 0, dead: 0, oldestSince: undefined, consumers: 1, recentDead: 0, ...over });
@@ -24,27 +23,6 @@ test('alerts: waiting jobs without a live consumer, old waiting jobs, growing de
   assert.equal(lru.length, 1, 'one banner per policy, not per node');
   assert.match(lru[0]!.html, /allkeys-lru/);
   assert.match(computeAlerts({ ...base, queues: [q({ name: '<x>', waiting: 1, consumers: 0 })] })[0]!.html, /&lt;x&gt;/, 'names are escaped');
-});
-
-test('login limiter: refuses after max failures per address or per user, until the window passes; success clears the address', () => {
-  let now = 0;
-  const l = new LoginLimiter({ max: 3, windowMs: 1000, now: () => now });
-  for (let i = 0; i < 3; i++) {
-    assert.equal(l.retryAfterMs('1.1.1.1', 'admin'), 0);
-    l.fail('1.1.1.1', 'admin');
-    now += 10;
-  }
-  assert.equal(l.retryAfterMs('1.1.1.1', 'admin'), 1000 - 30);
-  assert.ok(l.retryAfterMs('2.2.2.2', 'admin') > 0, 'the user is limited from any address');
-  assert.ok(l.retryAfterMs('1.1.1.1', 'other') > 0, 'the address is limited for any user');
-  assert.equal(l.retryAfterMs('2.2.2.2', 'other'), 0);
-  now += 1000;
-  assert.equal(l.retryAfterMs('1.1.1.1', 'admin'), 0, 'failures leave the window');
-  l.fail('3.3.3.3', 'x');
-  l.fail('3.3.3.3', 'y');
-  l.succeed('3.3.3.3');
-  l.fail('3.3.3.3', 'z');
-  assert.equal(l.retryAfterMs('3.3.3.3', 'w'), 0, 'a success cleared the address');
 });
 
 test('formatting: grouped numbers, bytes, durations, relative times with the absolute one on hover', () => {

@@ -33,9 +33,9 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
-  router.get('/login', (req: Request, res: Response) => {
+  router.get('/login', async (req: Request, res: Response) => {
     // Already logged in: go straight on.
-    if (keeper.verify(readCookie(req, SESSION_COOKIE))) {
+    if (await keeper.check(readCookie(req, SESSION_COOKIE))) {
       res.redirect(302, safeNext(req.query.next));
       return;
     }
@@ -48,7 +48,7 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
     const password = typeof body.password === 'string' ? body.password : '';
     const next = safeNext(body.next);
     const ip = req.ip ?? 'unknown';
-    const wait = limiter.retryAfterMs(ip, user);
+    const wait = await limiter.retryAfterMs(ip, user);
     if (wait > 0) {
       const err = new ConveyorError('LOGIN_RATE_LIMITED', `Too many failed logins. Try again in ${Math.ceil(wait / 60_000)} min.`);
       await audit(ctx, req, res, { action: 'login.limited', target: user, outcome: 'refused' });
@@ -57,13 +57,13 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
     }
     const role = keeper.checkLogin(user, password);
     if (!role) {
-      limiter.fail(ip, user);
+      await limiter.fail(ip, user);
       ctx.log.warn({ user, ip }, 'dashboard login failed');
       await audit(ctx, req, res, { action: 'login.failed', target: user, outcome: 'refused' });
       res.status(401).type('html').send(loginPage(next, 'Wrong user or password.'));
       return;
     }
-    limiter.succeed(ip);
+    await limiter.succeed(ip);
     const { value, session } = keeper.issue(user, role);
     setSessionCookie(req, res, value);
     ctx.log.info({ user, role, ip }, 'dashboard login');
@@ -74,13 +74,13 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
 
   // Logout changes state, so it carries the CSRF token too (checked here: it sits before the global gate).
   router.post('/logout', form, async (req: Request, res: Response) => {
-    const session = keeper.verify(readCookie(req, SESSION_COOKIE));
+    const session = await keeper.check(readCookie(req, SESSION_COOKIE));
     if (session) {
       const given = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD] ?? req.headers['x-csrf-token'];
       if (typeof given !== 'string' || !safeEqual(given, keeper.csrfToken(session))) {
         throw new ConveyorError('CSRF_TOKEN_INVALID', 'Logout came without a valid CSRF token. Reload the page and try again.');
       }
-      keeper.revoke(session);
+      await keeper.revoke(session);
       res.locals.session = session;
       ctx.log.info({ user: session.user }, 'dashboard logout');
       await audit(ctx, req, res, { action: 'logout', outcome: 'ok' });

@@ -76,4 +76,8 @@ export const keys = {
   scheduleLock: (id: string) => `${PREFIX}:schedules:lock:${id}`,
   /** List of primary changes the processes saw (JSON {at, from, to, seenBy, kind}), newest first, capped. */
   failovers: `${PREFIX}:failovers`,
+  /** A dashboard session ended by logout (expires with the session): every dashboard process refuses its cookie. */
+  revokedSession: (sid: string) => `${PREFIX}:dashboard:revoked:${sid}`,
+  /** Sorted set of failed dashboard logins (score: time) for one client address or user name ("ip:…", "user:…"). */
+  loginFailures: (who: string) => `${PREFIX}:dashboard:login-failures:${who}`,
 } as const;
