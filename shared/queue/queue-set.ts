@@ -11,9 +11,8 @@ export class QueueSet {
   readonly connection: RedisConnection;
   private readonly sources = new Map<string, Queue>();
   private readonly deads = new Map<string, Queue>();
-  private readonly registered = new Map<string, Promise<unknown>>();
-  /** Queues whose registration Redis confirmed (register() need not be awaited again). */
-  private readonly confirmed = new Set<string>();
+  /** Per queue: the registration in flight, or true once Redis confirmed it. */
+  private readonly registered = new Map<string, Promise<unknown> | true>();
   private flow: FlowProducer | undefined;
   /** OpenTelemetry (bullmq-otel) for the Queues and the FlowProducer; undefined = untraced. */
   private readonly telemetry: Telemetry | undefined;
@@ -61,14 +60,12 @@ export class QueueSet {
    * Adds the queue to the registry set once per process (the board and the
    * API list queues from it; SCANning the keyspace would walk every job key).
    */
-  register(queue: string): Promise<unknown> {
+  async register(queue: string): Promise<void> {
     let p = this.registered.get(queue);
+    if (p === true) return;
     if (!p) {
       p = this.connection.sadd(keys.queueRegistry, queue).then(
-        (n) => {
-          this.confirmed.add(queue);
-          return n;
-        },
+        () => this.registered.set(queue, true),
         (err: unknown) => {
           this.registered.delete(queue);
           throw err;
@@ -76,12 +73,12 @@ export class QueueSet {
       );
       this.registered.set(queue, p);
     }
-    return p;
+    await p;
   }
 
-  /** True once the queue is in the registry set (then register() is a no-op). */
+  /** True once the queue is in the registry set (then register() need not be awaited: the enqueue hot path). */
   isRegistered(queue: string): boolean {
-    return this.confirmed.has(queue);
+    return this.registered.get(queue) === true;
   }
 
   async close(): Promise<void> {
