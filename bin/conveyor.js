@@ -1,10 +1,22 @@
 #!/usr/bin/env node
 /**
- * `npx conveyor …` launcher: registers tsx's ESM loader in this process and
- * runs the TypeScript CLI (cli/main.ts) without a build step. The CLI sets
- * process.exitCode itself (0 ok, 1 operational failure, 2 usage, 3 not found).
+ * `npx conveyor …`: checks the Node.js version (one clear line instead of a
+ * failure deep inside on an unsupported line), then runs the compiled CLI
+ * (dist/cli/main.js, built by `npm run build`; no TypeScript loader). The
+ * CLI sets process.exitCode itself (0 ok, 1 operational failure, 2 usage or
+ * configuration, 3 not found). Plain JavaScript that any Node.js parses.
  */
-import { register } from 'tsx/esm/api';
+import { existsSync } from 'node:fs';
 
-register();
-await import('../cli/main.ts');
+const MIN = [22, 12];
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < MIN[0] || (major === MIN[0] && minor < MIN[1])) {
+  process.stderr.write(`conveyor: Node.js ${process.versions.node} is not supported; Conveyor needs Node.js ${MIN.join('.')} or newer (the 22, 24 or 26 LTS lines).\n`);
+  process.exit(2);
+}
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('conveyor: dist/ is missing (a source checkout that was not built): run `npm run build` first.\n');
+  process.exit(2);
+}
+await import(main.href);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConveyorError } from '#shared/errors.ts';
+import { ConveyorError } from '../shared/errors.ts';
 import { COMMANDS, runCli } from './run.ts';
 import { findCommand } from './command.ts';
 import { exitCodeFor, NotFoundError, UsageError } from './exit-codes.ts';

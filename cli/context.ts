@@ -3,13 +3,13 @@
  * processes, with --redis overriding REDIS_URL), and the shared/ core on one
  * fail-fast connection, opened on first use and closed when the command ends.
  */
-import { loadConfig, type Config } from '#shared/config/config.ts';
-import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '#shared/redis/connections.ts';
-import type { RedisTarget } from '#shared/config/redis-url.ts';
-import { QueueSet } from '#shared/queue/queue-set.ts';
-import { Producer } from '#shared/queue/producer.ts';
-import { Inspector } from '#shared/queue/inspector.ts';
-import { Schedules } from '#shared/queue/schedules.ts';
+import { loadConfig, type Config } from '../shared/config/config.ts';
+import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '../shared/redis/connections.ts';
+import type { RedisTarget } from '../shared/config/redis-url.ts';
+import { QueueSet } from '../shared/queue/queue-set.ts';
+import { Producer } from '../shared/queue/producer.ts';
+import { Inspector } from '../shared/queue/inspector.ts';
+import { Schedules } from '../shared/queue/schedules.ts';
 import { Output } from './output.ts';
 
 export interface Core {
@@ -25,7 +25,8 @@ type Env = Record<string, string | undefined>;
 export class CliContext {
   readonly out: Output;
   private readonly env: Env;
-  private readonly redisOverride: string | undefined;
+  /** --redis URL: overrides REDIS_URL. */
+  readonly redisOverride: string | undefined;
   private loaded: Readonly<Config> | undefined;
   private core: Promise<Core> | undefined;
   private readonly closers: (() => Promise<void>)[] = [];

@@ -1,7 +1,7 @@
 /** `conveyor dead list|replay|drop`: DeadLetters, one by id, all, or by error text, with --dry-run. */
-import { ConveyorError } from '#shared/errors.ts';
-import type { DeadLetters } from '#shared/queue/dead-letter.ts';
-import { forEachDeadLetter, selectDeadLetters, type SelectedDeadLetter } from '#shared/queue/dead-letter-selection.ts';
+import { ConveyorError } from '../shared/errors.ts';
+import type { DeadLetters } from '../shared/queue/dead-letter.ts';
+import { forEachDeadLetter, selectDeadLetters, type SelectedDeadLetter } from '../shared/queue/dead-letter-selection.ts';
 import { intOption, str, type CommandInput, type CommandSpec } from './command.ts';
 import type { CliContext } from './context.ts';
 import { UsageError } from './exit-codes.ts';

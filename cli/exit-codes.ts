@@ -5,7 +5,7 @@
  *   2  usage: unknown command or option, bad argument, invalid input or config
  *   3  not found: the queue, job, dead letter, schedule or worker does not exist
  */
-import { ConveyorError, isConveyorError } from '#shared/errors.ts';
+import { ConveyorError, isConveyorError } from '../shared/errors.ts';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, NOT_FOUND: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,7 +1,7 @@
 /** `conveyor interop status|rejected list|rejected clear`: the Resque/Sidekiq bridge, seen from Redis. */
-import { interopStatus } from '#shared/interop/interop-status.ts';
-import { RejectedPayloads } from '#shared/interop/rejected.ts';
-import { interopKeys } from '#shared/interop/interop-keys.ts';
+import { interopStatus } from '../shared/interop/interop-status.ts';
+import { RejectedPayloads } from '../shared/interop/rejected.ts';
+import { interopKeys } from '../shared/interop/interop-keys.ts';
 import { intOption, type CommandSpec } from './command.ts';
 import { plural, preview, table } from './output.ts';
 

@@ -1,6 +1,6 @@
 /** `conveyor migrate --from URL --to URL`: shared/migrate/migration.ts, with progress and a final report. */
-import { isValidQueueName } from '#shared/queue/names.ts';
-import { migrate, type MigrationReport } from '#shared/migrate/migration.ts';
+import { isValidQueueName } from '../shared/queue/names.ts';
+import { migrate, type MigrationReport } from '../shared/migrate/migration.ts';
 import { str, type CommandSpec } from './command.ts';
 import { UsageError } from './exit-codes.ts';
 import { table } from './output.ts';

@@ -5,9 +5,9 @@
  * `conveyor redis failover --yes`: shared/redis/sentinel-admin.ts's
  * triggerFailover, timed until the Sentinels agree on the new primary.
  */
-import { redisOverview, type RedisOverview } from '#shared/redis/redis-info.ts';
-import type { NodeReplication } from '#shared/redis/replication-info.ts';
-import { triggerFailover } from '#shared/redis/sentinel-admin.ts';
+import { redisOverview, type RedisOverview } from '../shared/redis/redis-info.ts';
+import type { NodeReplication } from '../shared/redis/replication-info.ts';
+import { triggerFailover } from '../shared/redis/sentinel-admin.ts';
 import { intOption, type CommandSpec } from './command.ts';
 import { UsageError } from './exit-codes.ts';
 import { table } from './output.ts';

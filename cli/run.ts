@@ -3,7 +3,7 @@
  * wrong to a message and an exit status. No I/O beyond the Output and the
  * context it is given, so tests drive it directly.
  */
-import { isConveyorError } from '#shared/errors.ts';
+import { isConveyorError } from '../shared/errors.ts';
 import { commandHelp, commandName, findCommand, groupHelp, parseCommandArgs, type CommandSpec } from './command.ts';
 import { CliContext } from './context.ts';
 import { errorCodeOf, exitCodeFor, EXIT, UsageError } from './exit-codes.ts';
@@ -16,8 +16,9 @@ import { workerCommands } from './workers.ts';
 import { redisCommands } from './redis.ts';
 import { migrateCommands } from './migrate.ts';
 import { interopCommands } from './interop.ts';
+import { platformCommands } from './platform-commands.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
+export const COMMANDS: readonly CommandSpec[] = [...platformCommands, ...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
 
 const INTRO = [
   'conveyor - operate Conveyor queues from the command line.',

@@ -1,5 +1,5 @@
 /** `conveyor schedules list|get|set|rm|run|pause|resume`: the Schedules class, as the API uses it. */
-import type { ScheduleView } from '#shared/queue/schedules.ts';
+import type { ScheduleView } from '../shared/queue/schedules.ts';
 import { jsonOption, str, type CommandSpec } from './command.ts';
 import { UsageError } from './exit-codes.ts';
 import { table } from './output.ts';

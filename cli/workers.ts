@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Fleet, type WorkerBeat, type WorkerCommandName } from '#shared/queue/fleet.ts';
+import { Fleet, type WorkerBeat, type WorkerCommandName } from '../shared/queue/fleet.ts';
 import { intOption, type CommandSpec } from './command.ts';
 import { NotFoundError, UsageError, EXIT } from './exit-codes.ts';
 import { plural, table } from './output.ts';

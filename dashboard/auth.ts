@@ -19,9 +19,9 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
-import type { RedisConnection } from '#shared/redis/connections.ts';
-import { keys } from '#shared/queue/names.ts';
+import { ConveyorError } from '../shared/errors.ts';
+import type { RedisConnection } from '../shared/redis/connections.ts';
+import { keys } from '../shared/queue/names.ts';
 
 export const SESSION_COOKIE = 'conveyor_session';
 export const SESSION_TTL_MS = 12 * 3600_000;

@@ -16,9 +16,9 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Inspector } from '#shared/queue/inspector.ts';
-import type { QueueSet } from '#shared/queue/queue-set.ts';
-import type { Logger } from '#shared/log.ts';
+import type { Inspector } from '../shared/queue/inspector.ts';
+import type { QueueSet } from '../shared/queue/queue-set.ts';
+import type { Logger } from '../shared/log.ts';
 import { esc } from './pages/format.ts';
 
 export const BOARD_PATH = '/queues';

@@ -3,15 +3,15 @@
  * app), who is asking, the audit trail and the flash message.
  */
 import type { Request, Response } from 'express';
-import type { Logger } from '#shared/log.ts';
-import type { QueueSet } from '#shared/queue/queue-set.ts';
-import type { Inspector } from '#shared/queue/inspector.ts';
-import type { Fleet } from '#shared/queue/fleet.ts';
-import type { AuditLog, AuditEntry } from '#shared/audit.ts';
-import type { DeadLetterGroups } from '#shared/queue/dead-letter-groups.ts';
-import type { JobSearch } from '#shared/queue/search.ts';
-import type { Schedules } from '#shared/queue/schedules.ts';
-import type { RedisTarget } from '#shared/config/redis-url.ts';
+import type { Logger } from '../shared/log.ts';
+import type { QueueSet } from '../shared/queue/queue-set.ts';
+import type { Inspector } from '../shared/queue/inspector.ts';
+import type { Fleet } from '../shared/queue/fleet.ts';
+import type { AuditLog, AuditEntry } from '../shared/audit.ts';
+import type { DeadLetterGroups } from '../shared/queue/dead-letter-groups.ts';
+import type { JobSearch } from '../shared/queue/search.ts';
+import type { Schedules } from '../shared/queue/schedules.ts';
+import type { RedisTarget } from '../shared/config/redis-url.ts';
 import { isHttps, sessionOf } from './auth.ts';
 import type { Viewer } from './pages/layout.ts';
 

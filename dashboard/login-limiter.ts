@@ -13,8 +13,8 @@
  * at most. Each key is its own command (no CROSSSLOT on Cluster).
  */
 import { randomBytes } from 'node:crypto';
-import type { RedisConnection } from '#shared/redis/connections.ts';
-import { keys } from '#shared/queue/names.ts';
+import type { RedisConnection } from '../shared/redis/connections.ts';
+import { keys } from '../shared/queue/names.ts';
 
 export interface LimiterOptions {
   max?: number;

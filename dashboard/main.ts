@@ -3,17 +3,17 @@
  * DASHBOARD_PASSWORD there is no login, so it listens on 127.0.0.1 only and
  * says so.
  */
-import { loadConfig, describeConfig, type Config } from '#shared/config/config.ts';
-import { createLogger, type Logger } from '#shared/log.ts';
-import { createRedis, closeRedis, waitUntilReady, type RedisConnection } from '#shared/redis/connections.ts';
-import { QueueSet } from '#shared/queue/queue-set.ts';
-import { Inspector } from '#shared/queue/inspector.ts';
-import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
-import type { Service } from '#shared/runtime/service.ts';
-import { HttpService } from '#shared/runtime/http-service.ts';
-import { isConveyorError } from '#shared/errors.ts';
+import { loadConfig, describeConfig, type Config } from '../shared/config/config.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { createRedis, closeRedis, waitUntilReady, type RedisConnection } from '../shared/redis/connections.ts';
+import { QueueSet } from '../shared/queue/queue-set.ts';
+import { Inspector } from '../shared/queue/inspector.ts';
+import { runUntilSignalled } from '../shared/runtime/shutdown.ts';
+import type { Service } from '../shared/runtime/service.ts';
+import { HttpService } from '../shared/runtime/http-service.ts';
+import { isConveyorError } from '../shared/errors.ts';
 import { createApp } from './app.ts';
-import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
+import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
 
 class DashboardService implements Service {
   private conn: RedisConnection | undefined;

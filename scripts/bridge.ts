@@ -4,11 +4,11 @@
  * INTEROP picks the formats (unset here = both); INTEROP_QUEUES the queues
  * (unset = every queue named in `queues` / `resque:queues`).
  */
-import { loadConfig, describeConfig } from '#shared/config/config.ts';
-import { createLogger } from '#shared/log.ts';
-import { InteropBridge } from '#shared/interop/bridge.ts';
-import { INTEROP_FORMATS } from '#shared/interop/interop-keys.ts';
-import { reportStartFailure, runUntilSignalled } from '#shared/runtime/shutdown.ts';
+import { loadConfig, describeConfig } from '../shared/config/config.ts';
+import { createLogger } from '../shared/log.ts';
+import { InteropBridge } from '../shared/interop/bridge.ts';
+import { INTEROP_FORMATS } from '../shared/interop/interop-keys.ts';
+import { reportStartFailure, runUntilSignalled } from '../shared/runtime/shutdown.ts';
 
 let log = createLogger('bridge');
 try {

@@ -6,10 +6,10 @@
  *   npm run failover            one failover
  *   npm run failover -- --json  the result as one JSON line
  */
-import { loadConfig } from '#shared/config/config.ts';
-import { parseRedisUrl } from '#shared/config/redis-url.ts';
-import { isConveyorError } from '#shared/errors.ts';
-import { triggerFailover } from '#shared/redis/sentinel-admin.ts';
+import { loadConfig } from '../shared/config/config.ts';
+import { parseRedisUrl } from '../shared/config/redis-url.ts';
+import { isConveyorError } from '../shared/errors.ts';
+import { triggerFailover } from '../shared/redis/sentinel-admin.ts';
 import { haSentinelUrl } from './local-ha.ts';
 
 const json = process.argv.includes('--json');

@@ -9,10 +9,10 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseRedisUrl } from '#shared/config/redis-url.ts';
-import { sentinelView } from '#shared/redis/sentinel-admin.ts';
-import { sentinelId, writeDataNodeConf, writeSentinelConf } from '#shared/testing/topology-files.ts';
-import { answersPing, hasRedisServer, INSTALL_HINT, launchRedis, LocalRedisError, type LocalRedis } from './local-redis.ts';
+import { parseRedisUrl } from '../shared/config/redis-url.ts';
+import { sentinelView } from '../shared/redis/sentinel-admin.ts';
+import { sentinelId, writeDataNodeConf, writeSentinelConf } from '../shared/testing/topology-files.ts';
+import { answersPing, hasRedisServer, INSTALL_HINT, launchRedis, LocalRedisError, type LocalRedis } from '../cli/platform/local-redis.ts';
 
 export const HA_MASTER_NAME = 'conveyor';
 /** Detection of a dead primary: 5 s (production default 30 s) so a demo shows it soon. */

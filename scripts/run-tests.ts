@@ -34,6 +34,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Tests run the TypeScript sources through tsx, but the CLI binary, `npm start` and the package
+// tests run dist/: build it first, so they never test a stale build.
+const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('npm run build failed: no tests run');
+  process.exit(build.status ?? 1);
+}
+
 const r = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],

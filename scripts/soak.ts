@@ -19,10 +19,10 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis } from '#shared/testing/redis-process.ts';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { testConfig, openCore } from '#shared/testing/fixtures.ts';
-import { parseInfo } from '#shared/metrics/redis-gauges.ts';
+import { startRedis } from '../shared/testing/redis-process.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { testConfig, openCore } from '../shared/testing/fixtures.ts';
+import { parseInfo } from '../shared/metrics/redis-gauges.ts';
 
 const num = (name: string, def: number) => {
   const v = Number(process.env[name]);

@@ -15,13 +15,13 @@
  *   npm run start:ha -- --json   keep every output line a JSON object
  */
 import { resolve } from 'node:path';
-import { loadConfig, type Config } from '#shared/config/config.ts';
-import { isConveyorError } from '#shared/errors.ts';
-import { parseRedisUrl } from '#shared/config/redis-url.ts';
-import { sentinelView } from '#shared/redis/sentinel-admin.ts';
-import { LocalRedisError } from './local-redis.ts';
+import { loadConfig, type Config } from '../shared/config/config.ts';
+import { isConveyorError } from '../shared/errors.ts';
+import { parseRedisUrl } from '../shared/config/redis-url.ts';
+import { sentinelView } from '../shared/redis/sentinel-admin.ts';
+import { LocalRedisError } from '../cli/platform/local-redis.ts';
 import { ensureLocalHa, haPorts, type LocalHa } from './local-ha.ts';
-import { DASHBOARD, ROOT, SERVER, Supervisor, WORKER, fatal, shownDir } from './supervisor.ts';
+import { DASHBOARD, SERVER, Supervisor, WORKER, fatal, shownDir } from '../cli/platform/supervisor.ts';
 
 const START_TIMEOUT_MS = 90_000;
 const json = process.argv.includes('--json');
@@ -78,7 +78,7 @@ async function banner(ha: LocalHa): Promise<void> {
 
 async function main(): Promise<void> {
   if (config.redisUrlExplicit) sup.say('warn', 'REDIS_URL is ignored by start:ha: it runs its own Redis topology (use npm start for another Redis)');
-  const dir = resolve(ROOT, config.conveyorHome, 'ha');
+  const dir = resolve(config.conveyorHome, 'ha');
   let ha: LocalHa;
   try {
     ha = await ensureLocalHa({ basePort: config.haBasePort, dir });

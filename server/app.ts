@@ -3,13 +3,13 @@
  * mount it on port 0; server/main.ts wires it to Redis and a port.
  */
 import express, { type Express } from 'express';
-import type { Config } from '#shared/config/config.ts';
-import type { Logger } from '#shared/log.ts';
-import type { Producer } from '#shared/queue/producer.ts';
-import type { Inspector } from '#shared/queue/inspector.ts';
-import type { Metrics } from '#shared/metrics.ts';
-import type { PrimaryStatus } from '#shared/redis/topology.ts';
-import type { Schedules } from '#shared/queue/schedules.ts';
+import type { Config } from '../shared/config/config.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Producer } from '../shared/queue/producer.ts';
+import type { Inspector } from '../shared/queue/inspector.ts';
+import type { Metrics } from '../shared/metrics.ts';
+import type { PrimaryStatus } from '../shared/redis/topology.ts';
+import type { Schedules } from '../shared/queue/schedules.ts';
 import { errorHandler, notFound, sendError } from './http-errors.ts';
 import { requestTimeout } from './request-input.ts';
 import { mountRoutes } from './routes/index.ts';

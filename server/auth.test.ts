@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request, Response } from 'express';
-import { parseApiTokens } from '#shared/config/config.ts';
+import { parseApiTokens } from '../shared/config/config.ts';
 import { allows, allowsAll, type Principal } from './auth.ts';
 import { rateLimit } from './rate-limit.ts';
 

@@ -9,9 +9,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
-import { ALL_SCOPES, type ApiToken, type Grant, type Scope } from '#shared/config/config.ts';
-import { ConveyorError } from '#shared/errors.ts';
-import { isValidQueueName } from '#shared/queue/names.ts';
+import { ALL_SCOPES, type ApiToken, type Grant, type Scope } from '../shared/config/config.ts';
+import { ConveyorError } from '../shared/errors.ts';
+import { isValidQueueName } from '../shared/queue/names.ts';
 
 export interface Principal {
   name: string;

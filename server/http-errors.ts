@@ -5,10 +5,10 @@
  * those are logged with their stack and answered without internals.
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { ConveyorError, ERROR_CODES, isConveyorError, type ErrorCode } from '#shared/errors.ts';
-import { isRedisFailure } from '#shared/redis/failures.ts';
-import { toRedisError } from '#shared/redis/connections.ts';
-import type { Logger } from '#shared/log.ts';
+import { ConveyorError, ERROR_CODES, isConveyorError, type ErrorCode } from '../shared/errors.ts';
+import { isRedisFailure } from '../shared/redis/failures.ts';
+import { toRedisError } from '../shared/redis/connections.ts';
+import type { Logger } from '../shared/log.ts';
 
 export interface HttpError {
   status: number;

@@ -1,20 +1,20 @@
 /** API server process: wires config, Redis, the producer and inspector to createApp, and listens on API_PORT. */
-import { loadConfig, describeConfig } from '#shared/config/config.ts';
-import { createLogger } from '#shared/log.ts';
-import { isConveyorError } from '#shared/errors.ts';
-import { closeRedis, createRedis, waitUntilReady } from '#shared/redis/connections.ts';
-import { primaryStatus } from '#shared/redis/topology.ts';
-import { QueueSet } from '#shared/queue/queue-set.ts';
-import { Producer } from '#shared/queue/producer.ts';
-import { Inspector } from '#shared/queue/inspector.ts';
-import { Schedules } from '#shared/queue/schedules.ts';
-import { applyScheduleFile } from '#shared/queue/schedule-file.ts';
-import { Metrics } from '#shared/metrics.ts';
-import { HttpService } from '#shared/runtime/http-service.ts';
-import { runUntilSignalled } from '#shared/runtime/shutdown.ts';
-import { startTracing } from '#shared/tracing.ts';
+import { loadConfig, describeConfig } from '../shared/config/config.ts';
+import { createLogger } from '../shared/log.ts';
+import { isConveyorError } from '../shared/errors.ts';
+import { closeRedis, createRedis, waitUntilReady } from '../shared/redis/connections.ts';
+import { primaryStatus } from '../shared/redis/topology.ts';
+import { QueueSet } from '../shared/queue/queue-set.ts';
+import { Producer } from '../shared/queue/producer.ts';
+import { Inspector } from '../shared/queue/inspector.ts';
+import { Schedules } from '../shared/queue/schedules.ts';
+import { applyScheduleFile } from '../shared/queue/schedule-file.ts';
+import { Metrics } from '../shared/metrics.ts';
+import { HttpService } from '../shared/runtime/http-service.ts';
+import { runUntilSignalled } from '../shared/runtime/shutdown.ts';
+import { startTracing } from '../shared/tracing.ts';
 import { createApp } from './app.ts';
-import { checkRedisAtStart } from '#shared/redis/startup-checks.ts';
+import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
 
 let log = createLogger('server');
 try {
@@ -25,7 +25,7 @@ try {
 
   // Payload schemas come from the HANDLERS modules, as the workers' handlers do.
   // (Ajv is loaded only then: start-up time matters when the start fails and must say so within 10 s.)
-  const payloadSchemas = config.handlersPath ? await (await import('#shared/queue/payload-schemas.ts')).loadPayloadSchemas(config.handlersPath) : undefined;
+  const payloadSchemas = config.handlersPath ? await (await import('../shared/queue/payload-schemas.ts')).loadPayloadSchemas(config.handlersPath) : undefined;
   if (payloadSchemas?.size) log.info({ jobNames: payloadSchemas.names }, 'payload schemas loaded');
   const tracing = await startTracing(config, log, 'server');
 

@@ -3,8 +3,8 @@
  * /v1/openapi.json. Written by hand beside the routes; test/api-enqueue
  * checks that every route is listed and every listed route is served.
  */
-import { JOB_STATES } from '#shared/queue/inspector.ts';
-import { MAX_PRIORITY } from '#shared/queue/job-input.ts';
+import { JOB_STATES } from '../shared/queue/inspector.ts';
+import { MAX_PRIORITY } from '../shared/queue/job-input.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './request-input.ts';
 
 type Json = Record<string, unknown>;

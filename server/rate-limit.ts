@@ -6,7 +6,7 @@
  * gets up to n times the rate; Redis is not asked per request.
  */
 import type { RequestHandler } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
+import { ConveyorError } from '../shared/errors.ts';
 import { principalOf } from './auth.ts';
 
 interface Bucket {

@@ -5,11 +5,11 @@
  */
 import { isUtf8 } from 'node:buffer';
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
-import { assertQueueName } from '#shared/queue/producer.ts';
-import { JOB_STATES, isReservedJobId, type JobState } from '#shared/queue/inspector.ts';
-import { isWrongType } from '#shared/redis/failures.ts';
-import { withinDepth } from '#shared/queue/json-depth.ts';
+import { ConveyorError } from '../shared/errors.ts';
+import { assertQueueName } from '../shared/queue/producer.ts';
+import { JOB_STATES, isReservedJobId, type JobState } from '../shared/queue/inspector.ts';
+import { isWrongType } from '../shared/redis/failures.ts';
+import { withinDepth } from '../shared/queue/json-depth.ts';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;

@@ -14,10 +14,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
-import { startTopology, type TopologyNode } from '#shared/testing/redis-topology.ts';
-import { urlWithUser, type AclUser } from '#shared/testing/acl.ts';
-import { spawnConveyor, listeningUrl, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
+import { startTopology, type TopologyNode } from '../shared/testing/redis-topology.ts';
+import { urlWithUser, type AclUser } from '../shared/testing/acl.ts';
+import { spawnConveyor, listeningUrl, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
 import { call, enqueue, waitForState } from './job-over-http.ts';
 
 const DOC = readFileSync(join(import.meta.dirname, '..', 'docs', 'operations.md'), 'utf8');

@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { parseRedisUrl } from '#shared/config/redis-url.ts';
-import { createRedis, closeRedis, waitUntilReady } from '#shared/redis/connections.ts';
-import { isConveyorError } from '#shared/errors.ts';
-import { startTopology, type Topology } from '#shared/testing/redis-topology.ts';
-import { urlWithUser } from '#shared/testing/acl.ts';
-import { spawnConveyor, listeningUrl } from '#shared/testing/processes.ts';
+import { parseRedisUrl } from '../shared/config/redis-url.ts';
+import { createRedis, closeRedis, waitUntilReady } from '../shared/redis/connections.ts';
+import { isConveyorError } from '../shared/errors.ts';
+import { startTopology, type Topology } from '../shared/testing/redis-topology.ts';
+import { urlWithUser } from '../shared/testing/acl.ts';
+import { spawnConveyor, listeningUrl } from '../shared/testing/processes.ts';
 import { startFleet } from './chaos-harness.ts';
 import { enqueue, waitForState } from './job-over-http.ts';
 

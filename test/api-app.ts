@@ -4,17 +4,17 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { testConfig } from '#shared/testing/fixtures.ts';
-import { closeRedis, createRedis, waitUntilReady } from '#shared/redis/connections.ts';
-import { primaryStatus } from '#shared/redis/topology.ts';
-import { QueueSet } from '#shared/queue/queue-set.ts';
-import { Producer } from '#shared/queue/producer.ts';
-import { Inspector } from '#shared/queue/inspector.ts';
-import { Metrics } from '#shared/metrics.ts';
-import { Schedules } from '#shared/queue/schedules.ts';
-import { HttpService } from '#shared/runtime/http-service.ts';
-import type { Config } from '#shared/config/config.ts';
-import { loadPayloadSchemas } from '#shared/queue/payload-schemas.ts';
+import { testConfig } from '../shared/testing/fixtures.ts';
+import { closeRedis, createRedis, waitUntilReady } from '../shared/redis/connections.ts';
+import { primaryStatus } from '../shared/redis/topology.ts';
+import { QueueSet } from '../shared/queue/queue-set.ts';
+import { Producer } from '../shared/queue/producer.ts';
+import { Inspector } from '../shared/queue/inspector.ts';
+import { Metrics } from '../shared/metrics.ts';
+import { Schedules } from '../shared/queue/schedules.ts';
+import { HttpService } from '../shared/runtime/http-service.ts';
+import type { Config } from '../shared/config/config.ts';
+import { loadPayloadSchemas } from '../shared/queue/payload-schemas.ts';
 import { createApp } from '../server/app.ts';
 
 export interface Answer {

@@ -1,9 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
-import { MAX_PRIORITY } from '#shared/queue/job-input.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
+import { MAX_PRIORITY } from '../shared/queue/job-input.ts';
 import { startApi, type Api, type CallOptions } from './api-app.ts';
 
 let redis: RedisProcess;

@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { testConfig, uniqueQueue } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { silentLogger } from '#shared/log.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { silentLogger } from '../shared/log.ts';
 import { fail } from '../worker/handlers/basic.ts';
 import { startApi, type Api } from './api-app.ts';
 

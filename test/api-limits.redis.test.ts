@@ -6,8 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
 import { startApi, type Api } from './api-app.ts';
 
 const A = 'limits-token-a-123456';

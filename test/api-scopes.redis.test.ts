@@ -8,8 +8,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import type { Scope } from '#shared/config/config.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import type { Scope } from '../shared/config/config.ts';
 import { openApiDocument } from '../server/openapi.ts';
 import { startApi, type Answer, type Api } from './api-app.ts';
 

@@ -5,12 +5,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { DeadLetterGroups, errorPattern, fingerprint, refKey, type DeadRef } from '#shared/queue/dead-letter-groups.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { DeadLetterGroups, errorPattern, fingerprint, refKey, type DeadRef } from '../shared/queue/dead-letter-groups.ts';
 
 let redis: RedisProcess;
 let core: Core;

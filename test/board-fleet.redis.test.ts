@@ -5,16 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { waitFor, once } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { attachHeartbeat, type Heartbeat } from '#shared/runtime/heartbeat.ts';
-import { Fleet } from '#shared/queue/fleet.ts';
-import { keys } from '#shared/queue/names.ts';
-import type { HandlerMap } from '#shared/runtime/handler.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { waitFor, once } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { attachHeartbeat, type Heartbeat } from '../shared/runtime/heartbeat.ts';
+import { Fleet } from '../shared/queue/fleet.ts';
+import { keys } from '../shared/queue/names.ts';
+import type { HandlerMap } from '../shared/runtime/handler.ts';
 
 let redis: RedisProcess;
 let core: Core;

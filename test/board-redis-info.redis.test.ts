@@ -1,11 +1,11 @@
 /** The Redis page's data: role, memory and policy, persistence, replicas with lag; and the overview's policy alert. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, type Core } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { redisOverview } from '#shared/redis/redis-info.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { openCore, testConfig, type Core } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { redisOverview } from '../shared/redis/redis-info.ts';
 import { createApp } from '../dashboard/app.ts';
 import type { AddressInfo } from 'node:net';
 

@@ -1,12 +1,12 @@
 /** Job search: by id across queues, by name, by data or error substring, bounded with a cursor. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { JobSearch } from '#shared/queue/search.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { JobSearch } from '../shared/queue/search.ts';
 
 let redis: RedisProcess;
 let core: Core;

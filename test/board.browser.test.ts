@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { Schedules } from '#shared/queue/schedules.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { openCore, testConfig, uniqueQueue, type Core } from '../shared/testing/fixtures.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { Schedules } from '../shared/queue/schedules.ts';
 import { createApp } from '../dashboard/app.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

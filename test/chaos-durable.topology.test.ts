@@ -12,7 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTopology } from '#shared/testing/redis-topology.ts';
+import { startTopology } from '../shared/testing/redis-topology.ts';
 import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 test('SIGKILL of the primary right after acknowledgements its replicas do not hold: durable mode (ENQUEUE_MIN_REPLICAS=1) loses no acknowledged job; default mode loss reported', async (t) => {

@@ -10,10 +10,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis } from '#shared/testing/redis-process.ts';
-import { startProxy } from '#shared/testing/tcp-proxy.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { recentFailovers } from '#shared/redis/failover-log.ts';
+import { startRedis } from '../shared/testing/redis-process.ts';
+import { startProxy } from '../shared/testing/tcp-proxy.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { recentFailovers } from '../shared/redis/failover-log.ts';
 import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 const replOffset = async (c: { info(section: string): Promise<string> }, field: string) => Number(/\b${field}:(\d+)/.exec(await c.info('replication'))?.[1] ?? -1);

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnConveyor, listeningUrl, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { spawnConveyor, listeningUrl, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 const HANDLERS = join(import.meta.dirname, 'fixtures', 'record-runs.ts');
 /** SPEC: a request never hangs; anything slower than this counts as a hang. */

@@ -5,8 +5,8 @@
  * the API answers 503 (never a hang, never a 500) meanwhile.
  */
 import { test } from 'node:test';
-import { startRedis } from '#shared/testing/redis-process.ts';
-import { startProxy } from '#shared/testing/tcp-proxy.ts';
+import { startRedis } from '../shared/testing/redis-process.ts';
+import { startProxy } from '../shared/testing/tcp-proxy.ts';
 import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 const OUTAGE_MS = 15_000;

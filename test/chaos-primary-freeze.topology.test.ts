@@ -6,7 +6,7 @@
  * to it: writes there would be lost when it resyncs.
  */
 import { test } from 'node:test';
-import { startTopology } from '#shared/testing/redis-topology.ts';
+import { startTopology } from '../shared/testing/redis-topology.ts';
 import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 test('primary frozen past down-after, then resumed stale: every acknowledged job completes, processing resumes within 10 s', async (t) => {

@@ -4,7 +4,7 @@
  * a replica; every process follows them there.
  */
 import { test } from 'node:test';
-import { startTopology } from '#shared/testing/redis-topology.ts';
+import { startTopology } from '../shared/testing/redis-topology.ts';
 import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 test('SIGKILL of the primary mid-load: the sentinels promote a replica, every acknowledged job completes, processing resumes within 10 s', async (t) => {

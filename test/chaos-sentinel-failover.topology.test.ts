@@ -11,8 +11,8 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { recentFailovers } from '#shared/redis/failover-log.ts';
-import { startTopology } from '#shared/testing/redis-topology.ts';
+import { recentFailovers } from '../shared/redis/failover-log.ts';
+import { startTopology } from '../shared/testing/redis-topology.ts';
 import { assertHealthy, printSummary, recoveryMs, startFleet, startLoad, steady, verify, workerResumeMs } from './chaos-harness.ts';
 
 async function failoverUnderLoad(t: TestContext, scenario: string, hostnames: boolean): Promise<void> {

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startTopology, type Topology } from '#shared/testing/redis-topology.ts';
+import { startTopology, type Topology } from '../shared/testing/redis-topology.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let topo: Topology;

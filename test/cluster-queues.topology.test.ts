@@ -10,19 +10,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, type RedisClusterHandle } from '#shared/testing/redis-cluster.ts';
-import { openCore, testConfig, type Core } from '#shared/testing/fixtures.ts';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { Fleet } from '#shared/queue/fleet.ts';
-import { JobSearch } from '#shared/queue/search.ts';
-import { DeadLetterGroups } from '#shared/queue/dead-letter-groups.ts';
-import { Schedules } from '#shared/queue/schedules.ts';
-import { redisOverview } from '#shared/redis/redis-info.ts';
-import { primaryStatus } from '#shared/redis/topology.ts';
-import { deadBullName, PREFIX } from '#shared/queue/names.ts';
+import { startCluster, type RedisClusterHandle } from '../shared/testing/redis-cluster.ts';
+import { openCore, testConfig, type Core } from '../shared/testing/fixtures.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { Fleet } from '../shared/queue/fleet.ts';
+import { JobSearch } from '../shared/queue/search.ts';
+import { DeadLetterGroups } from '../shared/queue/dead-letter-groups.ts';
+import { Schedules } from '../shared/queue/schedules.ts';
+import { redisOverview } from '../shared/redis/redis-info.ts';
+import { primaryStatus } from '../shared/redis/topology.ts';
+import { deadBullName, PREFIX } from '../shared/queue/names.ts';
 import { startFleet, startLoad, steady, verify, workerResumeMs, recoveryMs, printSummary, assertHealthy } from './chaos-harness.ts';
 
 describe('Redis Cluster', () => {

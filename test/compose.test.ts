@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig } from '#shared/config/config.ts';
-import { parseRedisUrl } from '#shared/config/redis-url.ts';
+import { loadConfig } from '../shared/config/config.ts';
+import { parseRedisUrl } from '../shared/config/redis-url.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -73,7 +73,7 @@ const list = (v: string[] | string | undefined): string[] => (Array.isArray(v) ?
 const argvOf = (s: Service): string[] => [...list(s.entrypoint), ...list(s.command)].map((a) => interpolate(a));
 const commandOf = (s: Service): string[] => list(s.command);
 
-const conveyorServices = Object.entries(services).filter(([, s]) => commandOf(s).some((a) => /(server|worker|dashboard)\/main\.ts$/.test(a)));
+const conveyorServices = Object.entries(services).filter(([, s]) => commandOf(s)[1] === 'bin/conveyor.js');
 const sentinelServices = Object.entries(services).filter(([, s]) => argvOf(s).join(' ').includes('--sentinel'));
 const dataServices = Object.entries(services).filter(([, s]) => /^redis:/.test(s.image ?? '') && !argvOf(s).join(' ').includes('--sentinel'));
 
@@ -114,23 +114,30 @@ test('the services exist: 3 Redis data nodes, 3 Sentinels, server, worker (2 rep
   assert.equal(services.worker!.deploy?.replicas, 2, 'two worker processes');
 });
 
-test('server, worker and dashboard run their main.ts from the one image built by the Dockerfile', () => {
+test('server, worker and dashboard run `node bin/conveyor.js <process>` (compiled, no TypeScript loader) from the one image built by the Dockerfile', () => {
   assert.deepEqual(conveyorServices.map(([n]) => n).sort(), ['dashboard', 'server', 'worker']);
   for (const [name, s] of conveyorServices) {
-    const cmd = commandOf(s);
-    assert.deepEqual(cmd.slice(0, 3), ['node', '--import', 'tsx'], `${name} runs node --import tsx`);
-    assert.ok(existsSync(join(ROOT, cmd[3]!)), `${name}: ${cmd[3]} exists`);
+    assert.deepEqual(commandOf(s), ['node', 'bin/conveyor.js', name], `${name} runs its CLI command on plain node`);
     const context = typeof s.build === 'string' ? s.build : s.build?.context;
     assert.equal(context, '.', `${name} is built from the repository root`);
   }
+  assert.ok(existsSync(join(ROOT, 'bin', 'conveyor.js')));
   const images = new Set(conveyorServices.map(([, s]) => s.image));
   assert.equal(images.size, 1, 'one image for all three');
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-  assert.match(dockerfile, /^FROM node:20-slim/m);
-  assert.match(dockerfile, /^RUN npm ci\b/m);
-  // `docker compose exec server node --import tsx scripts/failover.ts` needs the scripts in the image.
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  assert.equal(stages.length, 2, 'a build stage and a run stage');
+  for (const stage of stages) assert.match(stage, /^node:24-slim\b/, 'both stages on Node 24 LTS');
+  assert.match(stages[0]!, /^RUN npm run build$/m, 'the build stage compiles dist/');
+  const run = stages[1]!;
+  assert.match(run, /^RUN npm ci --omit=dev\b/m, 'the run stage has production dependencies only');
+  assert.match(run, /^COPY --from=build \/app\/dist \.\/dist$/m);
+  assert.match(run, /^USER node$/m, 'it runs as a non-root user');
+  assert.match(run, /^CMD \["node", "bin\/conveyor\.js", "server"\]$/m);
+  assert.doesNotMatch(run, /tsx/, 'no TypeScript loader at run time');
+  // The Dockerfile's COPY . . must not take a local build or the Node binaries along.
   const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
-  assert.ok(!ignored.includes('scripts') && existsSync(join(ROOT, 'scripts', 'failover.ts')));
+  for (const p of ['node_modules', 'dist', '.cache']) assert.ok(ignored.includes(p), `.dockerignore lists ${p}`);
 });
 
 test('every process environment passes loadConfig, and ports, healthchecks and published ports agree with it', () => {

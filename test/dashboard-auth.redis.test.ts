@@ -7,10 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { type Core, redisAndCore, closeRedisAndCore, openCore, testConfig } from '#shared/testing/fixtures.ts';
-import { silentLogger } from '#shared/log.ts';
-import { keys } from '#shared/queue/names.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { type Core, redisAndCore, closeRedisAndCore, openCore, testConfig } from '../shared/testing/fixtures.ts';
+import { silentLogger } from '../shared/log.ts';
+import { keys } from '../shared/queue/names.ts';
 import { createApp } from '../dashboard/app.ts';
 import { LoginLimiter } from '../dashboard/login-limiter.ts';
 

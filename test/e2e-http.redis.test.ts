@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { spawnConveyor, listeningUrl, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { spawnConveyor, listeningUrl, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 let redis: RedisProcess;
 let server: ConveyorProcess;

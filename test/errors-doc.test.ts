@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ERROR_CODES, type ErrorCode } from '#shared/errors.ts';
+import { ERROR_CODES, type ErrorCode } from '../shared/errors.ts';
 
 const DOC = join(import.meta.dirname, '..', 'docs', 'errors.md');
 

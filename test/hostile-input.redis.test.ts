@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
 import { startApi, type Api } from './api-app.ts';
 
 const FULL = 'hostile-full-token-123456';

@@ -3,9 +3,9 @@
  * of an item's journey and says so on stdout, so a test can kill -9 it there.
  *   node --import tsx test/interop-crash-child.ts REDIS_URL after-move|after-enqueue QUEUE
  */
-import { loadConfig } from '#shared/config/config.ts';
-import { silentLogger } from '#shared/log.ts';
-import { InteropBridge } from '#shared/interop/bridge.ts';
+import { loadConfig } from '../shared/config/config.ts';
+import { silentLogger } from '../shared/log.ts';
+import { InteropBridge } from '../shared/interop/bridge.ts';
 
 const [url, point, queue] = process.argv.slice(2) as [string, 'after-move' | 'after-enqueue', string];
 const config = loadConfig({ REDIS_URL: url, INTEROP: 'sidekiq,resque', INTEROP_QUEUES: queue });

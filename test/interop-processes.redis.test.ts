@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');

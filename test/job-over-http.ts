@@ -3,7 +3,7 @@
  * until that job reaches a state": JSON over fetch against a server process.
  */
 import assert from 'node:assert/strict';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 export interface Answer {
   status: number;

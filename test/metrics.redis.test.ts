@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 import { startApi, type Api } from './api-app.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -6,12 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { DualDrain } from '#shared/migrate/dual-drain.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { openCore, testConfig, uniqueQueue, type Core } from '../shared/testing/fixtures.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { DualDrain } from '../shared/migrate/dual-drain.ts';
 
 let oldRedis: RedisProcess;
 let newRedis: RedisProcess;

@@ -11,14 +11,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { silentLogger } from '#shared/log.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { DualDrain } from '#shared/migrate/dual-drain.ts';
-import type { Handler } from '#shared/runtime/handler.ts';
-import type { MigrationReport } from '#shared/migrate/migration.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { openCore, testConfig, uniqueQueue, type Core } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { silentLogger } from '../shared/log.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { DualDrain } from '../shared/migrate/dual-drain.ts';
+import type { Handler } from '../shared/runtime/handler.ts';
+import type { MigrationReport } from '../shared/migrate/migration.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -92,7 +92,7 @@ test('live migration under steady load: every acknowledged job completes exactly
   }
   for (let i = 0; i < 3; i++) await oldCore.producer.enqueue(q, { name: 'boom', data: { i }, opts: { attempts: 1 } });
   await oldCore.queues.register(q);
-  const schedules = (await import('#shared/queue/schedules.ts')).Schedules;
+  const schedules = (await import('../shared/queue/schedules.ts')).Schedules;
   await new schedules(oldCore.queues, oldCore.producer).put(`${q}-nightly`, { queue: q, name: 'record', cron: '0 3 1 1 *' });
   await waitFor('the flaky jobs to fail once and the boom jobs to be dead letters', async () => failedOnce.size === 5 && (await oldCore.inspector.summary(q)).counts.dead === 3);
 

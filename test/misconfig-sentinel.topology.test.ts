@@ -6,8 +6,8 @@
  * fix (timings printed).
  */
 import { test, before, after } from 'node:test';
-import { startTopology, type Topology } from '#shared/testing/redis-topology.ts';
-import { freePort } from '#shared/testing/free-port.ts';
+import { startTopology, type Topology } from '../shared/testing/redis-topology.ts';
+import { freePort } from '../shared/testing/free-port.ts';
 import { assertAllClear, failedStarts } from './start-failure.ts';
 
 const PASSWORD = 'sentinel-misconfig-secret';

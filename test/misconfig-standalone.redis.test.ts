@@ -6,10 +6,10 @@
  * stderr line naming the fix (timings printed).
  */
 import { test, before, after } from 'node:test';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { startTlsRedis, type TlsRedis } from '#shared/testing/tls-certs.ts';
-import { aclArgs } from '#shared/testing/acl.ts';
-import { freePort } from '#shared/testing/free-port.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { startTlsRedis, type TlsRedis } from '../shared/testing/tls-certs.ts';
+import { aclArgs } from '../shared/testing/acl.ts';
+import { freePort } from '../shared/testing/free-port.ts';
 import { assertAllClear, failedStarts } from './start-failure.ts';
 
 const PASSWORD = 'misconfig-secret-pw';

@@ -9,13 +9,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { openCore, testConfig, uniqueQueue } from '#shared/testing/fixtures.ts';
-import { isConveyorError } from '#shared/errors.ts';
-import { listeningUrl } from '#shared/testing/processes.ts';
-import { Producer } from '#shared/queue/producer.ts';
-import { loadPayloadSchemas, PayloadSchemas } from '#shared/queue/payload-schemas.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { openCore, testConfig, uniqueQueue } from '../shared/testing/fixtures.ts';
+import { isConveyorError } from '../shared/errors.ts';
+import { listeningUrl } from '../shared/testing/processes.ts';
+import { Producer } from '../shared/queue/producer.ts';
+import { loadPayloadSchemas, PayloadSchemas } from '../shared/queue/payload-schemas.ts';
 import { startApi, type Api } from './api-app.ts';
 
 // Inside the repository, so the modules resolve its packages (zod); test-artifacts/ is ignored by git.

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 let redis: RedisProcess;
 let core: Core;

@@ -4,7 +4,7 @@
  * within 10 s, a non-zero exit code, and no secret in anything it printed.
  */
 import assert from 'node:assert/strict';
-import { spawnConveyor, type ProcessKind } from '#shared/testing/processes.ts';
+import { spawnConveyor, type ProcessKind } from '../shared/testing/processes.ts';
 
 export const KINDS: readonly ProcessKind[] = ['server', 'worker', 'dashboard'];
 /** SPEC: "within 10 s, never a hang". */

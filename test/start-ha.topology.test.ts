@@ -12,9 +12,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '#shared/testing/free-port.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
+import { freePort } from '../shared/testing/free-port.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
 import { enqueue, waitForState } from './job-over-http.ts';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTlsRedis } from '#shared/testing/tls-certs.ts';
-import { startTopology } from '#shared/testing/redis-topology.ts';
+import { startTlsRedis } from '../shared/testing/tls-certs.ts';
+import { startTopology } from '../shared/testing/redis-topology.ts';
 import { startFleet, type Fleet } from './chaos-harness.ts';
 import { enqueue, waitForState } from './job-over-http.ts';
 

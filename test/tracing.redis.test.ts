@@ -9,10 +9,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { listeningUrl, spawnConveyor } from '#shared/testing/processes.ts';
-import { uniqueQueue } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { listeningUrl, spawnConveyor } from '../shared/testing/processes.ts';
+import { uniqueQueue } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 interface Span {
   traceId: string;

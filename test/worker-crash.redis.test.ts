@@ -6,10 +6,10 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 let redis: RedisProcess;
 let core: Core;

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import type { JobView } from '#shared/queue/inspector.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import type { JobView } from '../shared/queue/inspector.ts';
 
 let redis: RedisProcess;
 let core: Core;

@@ -5,9 +5,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { openCore, testConfig, uniqueQueue, type Core } from '../shared/testing/fixtures.ts';
 
 let redis: RedisProcess;
 let core: Core;

@@ -5,13 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import type { RedisProcess } from '#shared/testing/redis-process.ts';
-import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import type { JobView } from '#shared/queue/inspector.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { silentLogger } from '#shared/log.ts';
+import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes.ts';
+import type { RedisProcess } from '../shared/testing/redis-process.ts';
+import { testConfig, uniqueQueue, type Core, redisAndCore, closeRedisAndCore } from '../shared/testing/fixtures.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import type { JobView } from '../shared/queue/inspector.ts';
+import { WorkerHost } from '../shared/runtime/worker-host.ts';
+import { silentLogger } from '../shared/log.ts';
 
 let redis: RedisProcess;
 let core: Core;

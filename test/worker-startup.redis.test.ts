@@ -4,9 +4,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnConveyor } from '#shared/testing/processes.ts';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { freePort } from '#shared/testing/free-port.ts';
+import { spawnConveyor } from '../shared/testing/processes.ts';
+import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
+import { freePort } from '../shared/testing/free-port.ts';
 
 let guarded: RedisProcess;
 

@@ -9,7 +9,7 @@
  */
 import { Redis } from 'ioredis';
 import { Worker } from 'bullmq';
-import { bullName, PREFIX } from '#shared/queue/names.ts';
+import { bullName, PREFIX } from '../../shared/queue/names.ts';
 import { handlers } from '../handlers/latency.ts';
 
 const port = Number(process.env.BENCH_REDIS_PORT);

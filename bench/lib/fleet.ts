@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { spawnConveyor, type ConveyorProcess } from '#shared/testing/processes.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
-import { reapOnExit } from '#shared/testing/reaper.ts';
+import { spawnConveyor, type ConveyorProcess } from '../../shared/testing/processes.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { reapOnExit } from '../../shared/testing/reaper.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import { bullName, PREFIX } from '#shared/queue/names.ts';
-import { toBullOptions } from '#shared/queue/job-input.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { bullName, PREFIX } from '../../shared/queue/names.ts';
+import { toBullOptions } from '../../shared/queue/job-input.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 
 /** Job data whose JSON is exactly 100 bytes. */
 export function payload100(i = 0): { user: number; email: string; pad: string } {

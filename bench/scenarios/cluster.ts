@@ -11,8 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Command } from 'ioredis';
-import { startCluster } from '#shared/testing/redis-cluster.ts';
-import { bullName, PREFIX } from '#shared/queue/names.ts';
+import { startCluster } from '../../shared/testing/redis-cluster.ts';
+import { bullName, PREFIX } from '../../shared/queue/names.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { startFleet, stopFleet, waitBlocked } from '../lib/fleet.ts';
 import { drained, fill, plainQueue } from '../lib/jobs.ts';

@@ -3,9 +3,9 @@
  * after each add, on the same connection) costs against plain enqueue, on a
  * primary with one replica, both through Conveyor's Producer in the same run.
  */
-import { startRedis } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, type Core } from '#shared/testing/fixtures.ts';
-import { waitFor } from '#shared/testing/wait-for.ts';
+import { startRedis } from '../../shared/testing/redis-process.ts';
+import { openCore, testConfig, type Core } from '../../shared/testing/fixtures.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { concurrently } from '../lib/http-client.ts';
 import { benchQueueName, payload100 } from '../lib/jobs.ts';

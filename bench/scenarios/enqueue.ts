@@ -8,10 +8,10 @@
  */
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig } from '#shared/testing/fixtures.ts';
-import { listeningUrl, spawnConveyor } from '#shared/testing/processes.ts';
-import { reapOnExit } from '#shared/testing/reaper.ts';
+import { startRedis, type RedisProcess } from '../../shared/testing/redis-process.ts';
+import { openCore, testConfig } from '../../shared/testing/fixtures.ts';
+import { listeningUrl, spawnConveyor } from '../../shared/testing/processes.ts';
+import { reapOnExit } from '../../shared/testing/reaper.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { spawnBaseline, type Side } from '../lib/fleet.ts';
 import { concurrently, jsonClient } from '../lib/http-client.ts';

@@ -8,13 +8,13 @@
  */
 import { Redis } from 'ioredis';
 import { Worker } from 'bullmq';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, type Core } from '#shared/testing/fixtures.ts';
-import { loadConfig } from '#shared/config/config.ts';
-import { silentLogger } from '#shared/log.ts';
-import { WorkerHost } from '#shared/runtime/worker-host.ts';
-import { bullName, PREFIX } from '#shared/queue/names.ts';
-import { DEFAULT_KEEP_COMPLETED } from '#shared/queue/job-input.ts';
+import { startRedis, type RedisProcess } from '../../shared/testing/redis-process.ts';
+import { openCore, type Core } from '../../shared/testing/fixtures.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { WorkerHost } from '../../shared/runtime/worker-host.ts';
+import { bullName, PREFIX } from '../../shared/queue/names.ts';
+import { DEFAULT_KEEP_COMPLETED } from '../../shared/queue/job-input.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { sidesFor } from '../lib/context.ts';
 import type { Side } from '../lib/fleet.ts';

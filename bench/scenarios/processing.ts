@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
+import { startRedis, type RedisProcess } from '../../shared/testing/redis-process.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { sidesFor } from '../lib/context.ts';
 import { blockedClients, startFleet, stopFleet, waitBlocked, type BenchWorker, type Side } from '../lib/fleet.ts';

@@ -1,6 +1,6 @@
 /** GET /audit — every operator action, newest first, paged. */
 import { Router, type Request, type Response } from 'express';
-import type { AuditEntry } from '#shared/audit.ts';
+import type { AuditEntry } from '../../shared/audit.ts';
 import { queryInt, viewerOf, type BoardContext } from '../context.ts';
 import { badge, esc, num, time } from './format.ts';
 import { empty, heading, page, pager } from './layout.ts';

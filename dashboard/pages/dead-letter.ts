@@ -6,9 +6,9 @@
  *   POST /dead/:queue/:id/replay | /drop
  */
 import { Router, type Request, type Response } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
-import { assertQueueName } from '#shared/queue/producer.ts';
-import type { DeadLetter } from '#shared/queue/dead-letter.ts';
+import { ConveyorError } from '../../shared/errors.ts';
+import { assertQueueName } from '../../shared/queue/producer.ts';
+import type { DeadLetter } from '../../shared/queue/dead-letter.ts';
 import { audit, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
 import { badge, esc, jsonBlock, num, time, when } from './format.ts';
 import { canWrite, csrfField, heading, page, type Viewer } from './layout.ts';

@@ -7,8 +7,8 @@
  *   POST /dead/bulk   action=replay|drop, scope=ids|group|all, job=queue:id..., group, queue, confirm=1
  */
 import { Router, type Request, type Response } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
-import { parseRefKey, refKey, type DeadScan, type DeadSelection } from '#shared/queue/dead-letter-groups.ts';
+import { ConveyorError } from '../../shared/errors.ts';
+import { parseRefKey, refKey, type DeadScan, type DeadSelection } from '../../shared/queue/dead-letter-groups.ts';
 import { audit, field, fields, queryInt, queryString, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
 import { esc, num, plural, time } from './format.ts';
 import { canWrite, csrfField, empty, heading, page, pager, type Viewer } from './layout.ts';

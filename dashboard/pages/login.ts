@@ -1,6 +1,6 @@
 /** GET/POST /login and POST /logout (only mounted when dashboard users are configured). */
 import express, { Router, type Request, type Response } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
+import { ConveyorError } from '../../shared/errors.ts';
 import {
   CSRF_FIELD,
   SESSION_COOKIE,

@@ -4,11 +4,11 @@
  * POST /queue-actions/:queue/pause|resume.
  */
 import { Router, type Request, type Response } from 'express';
-import type { QueueSummary } from '#shared/queue/inspector.ts';
-import { bullName } from '#shared/queue/names.ts';
-import { oldestWaiting } from '#shared/queue/oldest-waiting.ts';
-import { replicationInfo } from '#shared/redis/replication-info.ts';
-import type { Throughput, WorkerBeat } from '#shared/queue/fleet.ts';
+import type { QueueSummary } from '../../shared/queue/inspector.ts';
+import { bullName } from '../../shared/queue/names.ts';
+import { oldestWaiting } from '../../shared/queue/oldest-waiting.ts';
+import { replicationInfo } from '../../shared/redis/replication-info.ts';
+import type { Throughput, WorkerBeat } from '../../shared/queue/fleet.ts';
 import { audit, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
 import { alertsHtml, computeAlerts, type QueueHealth } from '../alerts.ts';
 import { throughputChart, sparkline } from './chart.ts';

@@ -4,8 +4,8 @@
  * the Sentinels' view (with a Sentinel URL), and failovers seen.
  */
 import { Router, type Request, type Response } from 'express';
-import { redisOverview, type RedisNodeView, type RedisOverview } from '#shared/redis/redis-info.ts';
-import type { RedisTarget } from '#shared/config/redis-url.ts';
+import { redisOverview, type RedisNodeView, type RedisOverview } from '../../shared/redis/redis-info.ts';
+import type { RedisTarget } from '../../shared/config/redis-url.ts';
 import { viewerOf, type BoardContext } from '../context.ts';
 import { badge, bytes, duration, esc, meter, num, time } from './format.ts';
 import { empty, heading, page } from './layout.ts';

@@ -7,9 +7,9 @@
  *   POST /schedules (create) · /schedules/:id (save) · /schedules/:id/delete|pause|resume|run
  */
 import { Router, type Request, type Response } from 'express';
-import { ConveyorError, isConveyorError } from '#shared/errors.ts';
-import { nextRuns } from '#shared/queue/cron.ts';
-import type { ScheduleView } from '#shared/queue/schedules.ts';
+import { ConveyorError, isConveyorError } from '../../shared/errors.ts';
+import { nextRuns } from '../../shared/queue/cron.ts';
+import type { ScheduleView } from '../../shared/queue/schedules.ts';
 import { audit, field, queryString, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
 import { badge, esc, time, when } from './format.ts';
 import { canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';

@@ -4,9 +4,9 @@
  * says how far it got and goes on from there.
  */
 import { Router, type Request, type Response } from 'express';
-import { bullName } from '#shared/queue/names.ts';
-import type { SearchHit, SearchPage } from '#shared/queue/search.ts';
-import { DEFAULT_BUDGET } from '#shared/queue/search.ts';
+import { bullName } from '../../shared/queue/names.ts';
+import type { SearchHit, SearchPage } from '../../shared/queue/search.ts';
+import { DEFAULT_BUDGET } from '../../shared/queue/search.ts';
 import { queryString, viewerOf, type BoardContext } from '../context.ts';
 import { badge, esc, num, plural, time, type Tone } from './format.ts';
 import { empty, heading, page } from './layout.ts';

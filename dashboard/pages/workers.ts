@@ -3,8 +3,8 @@
  * /workers/stop (one worker by `id`, or `id=all`), delivered through Redis.
  */
 import { Router, type Request, type Response } from 'express';
-import { ConveyorError } from '#shared/errors.ts';
-import type { WorkerBeat, WorkerCommandName } from '#shared/queue/fleet.ts';
+import { ConveyorError } from '../../shared/errors.ts';
+import type { WorkerBeat, WorkerCommandName } from '../../shared/queue/fleet.ts';
 import { audit, field, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
 import { badge, bytes, esc, meter, num, time } from './format.ts';
 import { canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';

@@ -7,7 +7,7 @@
  * idempotent, e.g. by passing the job id as the payment provider's
  * idempotency key as below.
  */
-import type { Handler } from '#shared/runtime/handler.ts';
+import type { Handler } from '../../shared/runtime/handler.ts';
 
 interface ChargeData {
   customerId: string;

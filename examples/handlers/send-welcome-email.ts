@@ -11,7 +11,7 @@
  * then dead-lettered).
  */
 import { UnrecoverableError } from 'bullmq';
-import type { HandlerContext } from '#shared/runtime/handler.ts';
+import type { HandlerContext } from '../../shared/runtime/handler.ts';
 import { sendMail } from './_mailer.ts';
 
 interface WelcomeData {

@@ -1,9 +1,9 @@
 /** Enqueue (single and bulk), one job, jobs by state. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { ConveyorError, isConveyorError } from '#shared/errors.ts';
-import { describeZodError } from '#shared/queue/job-input.ts';
-import type { Metrics } from '#shared/metrics.ts';
+import { ConveyorError, isConveyorError } from '../../shared/errors.ts';
+import { describeZodError } from '../../shared/queue/job-input.ts';
+import type { Metrics } from '../../shared/metrics.ts';
 import type { AppDeps } from '../app.ts';
 import { requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';

@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type ErrorRequestHandler } from 'express';
-import { startRedis, type RedisProcess } from '#shared/testing/redis-process.ts';
-import { openCore, testConfig, uniqueQueue, type Core } from '#shared/testing/fixtures.ts';
-import { ERROR_CODES, isConveyorError } from '#shared/errors.ts';
-import { Schedules } from '#shared/queue/schedules.ts';
-import { parseApiTokens } from '#shared/config/config.ts';
+import { startRedis, type RedisProcess } from '../../shared/testing/redis-process.ts';
+import { openCore, testConfig, uniqueQueue, type Core } from '../../shared/testing/fixtures.ts';
+import { ERROR_CODES, isConveyorError } from '../../shared/errors.ts';
+import { Schedules } from '../../shared/queue/schedules.ts';
+import { parseApiTokens } from '../../shared/config/config.ts';
 import { authenticate } from '../auth.ts';
 import { schedulesRouter } from './schedules.ts';
 

@@ -6,13 +6,13 @@
  * `admin`; running a schedule now is `enqueue` (it enqueues one job).
  */
 import { Router, type Request } from 'express';
-import type { Config } from '#shared/config/config.ts';
-import { ConveyorError } from '#shared/errors.ts';
-import { assertQueueName } from '#shared/queue/producer.ts';
-import { assertScheduleId } from '#shared/queue/schedule-input.ts';
-import type { Schedules } from '#shared/queue/schedules.ts';
+import type { Config } from '../../shared/config/config.ts';
+import { ConveyorError } from '../../shared/errors.ts';
+import { assertQueueName } from '../../shared/queue/producer.ts';
+import { assertScheduleId } from '../../shared/queue/schedule-input.ts';
+import type { Schedules } from '../../shared/queue/schedules.ts';
 import type { Response } from 'express';
-import type { Scope } from '#shared/config/config.ts';
+import type { Scope } from '../../shared/config/config.ts';
 import { allowsAll, assertQueueAllowed, principalOf, queueFilterOf, requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { bodyObject, jsonBody } from '../request-input.ts';

@@ -1,5 +1,5 @@
 /** Built-in handlers for smoke tests, demos and benchmarks: noop, sleep, fail. */
-import type { Handler } from '#shared/runtime/handler.ts';
+import type { Handler } from '../../shared/runtime/handler.ts';
 
 export const noop: Handler = () => null;
 

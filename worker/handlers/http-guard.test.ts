@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { checkHost, guardedLookup, hostAllowed, ipv6Bytes, isForbiddenAddress, type Resolver } from './http-guard.ts';
-import { isConveyorError } from '#shared/errors.ts';
+import { isConveyorError } from '../../shared/errors.ts';
 
 test('169.254.0.0/16 and its IPv6 disguises are forbidden', () => {
   for (const a of [

@@ -9,7 +9,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { ConveyorError } from '#shared/errors.ts';
+import { ConveyorError } from '../../shared/errors.ts';
 
 export function refused(why: string): ConveyorError {
   return new ConveyorError('HTTP_HOST_REFUSED', why);

@@ -8,9 +8,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { LookupAddress } from 'node:dns';
 import { createHttpHandler } from './http.ts';
 import type { Resolver } from './http-guard.ts';
-import type { HandlerContext } from '#shared/runtime/handler.ts';
-import { silentLogger } from '#shared/log.ts';
-import { isConveyorError } from '#shared/errors.ts';
+import type { HandlerContext } from '../../shared/runtime/handler.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { isConveyorError } from '../../shared/errors.ts';
 
 let sockets = 0;
 let requests = 0;

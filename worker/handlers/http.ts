@@ -9,8 +9,8 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ConveyorError } from '#shared/errors.ts';
-import type { Handler } from '#shared/runtime/handler.ts';
+import { ConveyorError } from '../../shared/errors.ts';
+import type { Handler } from '../../shared/runtime/handler.ts';
 import { checkHost, guardedLookup, type Resolver } from './http-guard.ts';
 
 export { hostAllowed, isForbiddenAddress } from './http-guard.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHandlers, resolveHandlers } from './index.ts';
-import { isConveyorError } from '#shared/errors.ts';
+import { isConveyorError } from '../../shared/errors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'conveyor-handlers-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -3,10 +3,10 @@
  * A user handler with a built-in's name replaces it.
  */
 import { basename, extname } from 'node:path';
-import { ConveyorError } from '#shared/errors.ts';
-import { isValidJobName } from '#shared/queue/names.ts';
-import type { Handler, HandlerMap } from '#shared/runtime/handler.ts';
-import { handlerModuleFiles, importHandlerModule } from '#shared/runtime/handler-files.ts';
+import { ConveyorError } from '../../shared/errors.ts';
+import { isValidJobName } from '../../shared/queue/names.ts';
+import type { Handler, HandlerMap } from '../../shared/runtime/handler.ts';
+import { handlerModuleFiles, importHandlerModule } from '../../shared/runtime/handler-files.ts';
 import { fail, noop, sleep } from './basic.ts';
 import { createHttpHandler } from './http.ts';
 

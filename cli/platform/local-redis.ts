@@ -14,8 +14,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { parseRedisUrl } from '#shared/config/redis-url.ts';
-import { createRedis, closeRedis, waitUntilReady } from '#shared/redis/connections.ts';
+import { parseRedisUrl } from '../../shared/config/redis-url.ts';
+import { createRedis, closeRedis, waitUntilReady } from '../../shared/redis/connections.ts';
 
 export interface LocalRedis {
   url: string;

@@ -16,25 +16,32 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { eachLine, formatLine, type LineFormat } from './log-lines.ts';
 
-export const ROOT = resolve(import.meta.dirname, '..');
+/**
+ * The children are this package's own CLI (`conveyor server`, `conveyor worker` ...):
+ * compiled, `node dist/cli/main.js`; from the source tree (tests), through tsx.
+ */
+const CLI_MAIN = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../main.ts' : '../main.js', import.meta.url));
+const LOADER: readonly string[] = CLI_MAIN.endsWith('.ts') ? ['--import', 'tsx'] : [];
 /** Signals this close to the first are the same Ctrl-C delivered twice (npm and tsx both forward it). */
 const DUPLICATE_SIGNAL_MS = 1000;
 
 export interface ChildSpec {
   /** Shown before each of its lines ("server", "worker-1"...). */
   name: string;
-  entry: string;
+  /** The CLI command it runs: ['server'], ['worker', '--jobs', './dist/jobs.js']. */
+  args: readonly string[];
   /** The log line that says it is up. */
   ready: (line: Record<string, unknown>) => boolean;
 }
 
 export const listening = (j: Record<string, unknown>): boolean => j.msg === 'listening' && typeof j.url === 'string';
-export const SERVER: Omit<ChildSpec, 'name'> = { entry: 'server/main.ts', ready: listening };
-export const WORKER: Omit<ChildSpec, 'name'> = { entry: 'worker/main.ts', ready: (j) => j.msg === 'worker started' };
-export const DASHBOARD: Omit<ChildSpec, 'name'> = { entry: 'dashboard/main.ts', ready: listening };
+export const SERVER: Omit<ChildSpec, 'name'> = { args: ['server'], ready: listening };
+export const WORKER: Omit<ChildSpec, 'name'> = { args: ['worker'], ready: (j) => j.msg === 'worker started' };
+export const DASHBOARD: Omit<ChildSpec, 'name'> = { args: ['dashboard'], ready: listening };
 
 export interface Running {
   spec: ChildSpec;
@@ -147,7 +154,8 @@ export class Supervisor {
 
   /** Starts one child (its own process group); a child that exits on its own stops everything. */
   spawn(spec: ChildSpec, env: NodeJS.ProcessEnv, onReady: () => void): Running {
-    const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, spec.entry)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // In the caller's folder: an app's `--jobs ./dist/jobs.js` and its node_modules resolve from there.
+    const proc = spawn(process.execPath, [...LOADER, CLI_MAIN, ...spec.args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const running: Running = { spec, proc, exit: undefined, exited: undefined as never, readyLine: undefined };
     running.exited = new Promise((resolveExit) => {
       proc.on('exit', (c, s) => resolveExit((running.exit = c ?? s ?? 'unknown')));

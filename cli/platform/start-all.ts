@@ -13,10 +13,10 @@
  *   npm start -- --json   keep every output line a JSON object
  */
 import { resolve } from 'node:path';
-import { loadConfig, type Config } from '#shared/config/config.ts';
-import { isConveyorError } from '#shared/errors.ts';
+import { loadConfig, type Config } from '../../shared/config/config.ts';
+import { isConveyorError } from '../../shared/errors.ts';
 import { ensureLocalRedis, LocalRedisError, type LocalRedis } from './local-redis.ts';
-import { DASHBOARD, ROOT, SERVER, Supervisor, WORKER, fatal, shownDir } from './supervisor.ts';
+import { DASHBOARD, SERVER, Supervisor, WORKER, fatal, shownDir } from './supervisor.ts';
 
 /** How long the children may take to come up (tsx compiles on first start). */
 const START_TIMEOUT_MS = 90_000;
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   let redisUrl = process.env.REDIS_URL?.trim();
   let redisLine = config.redis.redacted;
   if (!config.redisUrlExplicit) {
-    const dir = resolve(ROOT, config.conveyorHome, 'redis');
+    const dir = resolve(config.conveyorHome, 'redis');
     let redis: LocalRedis;
     try {
       redis = await ensureLocalRedis({ port: config.localRedisPort, dir });
