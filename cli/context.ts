@@ -1,23 +1,29 @@
 /**
  * What a CLI command works with: the config (loadConfig, the same as the
- * processes, with --redis overriding REDIS_URL), and the shared/ core on one
- * fail-fast connection, opened on first use and closed when the command ends.
+ * processes, with --redis overriding REDIS_URL), and a Conveyor on it (the
+ * public API, and the parts behind it) on one fail-fast connection, opened
+ * on first use and closed when the command ends. The core modules are
+ * loaded only then: `conveyor --help` loads no Redis client.
  */
 import { loadConfig, type Config } from '../shared/config/config.ts';
-import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '../shared/redis/connections.ts';
+import type { RedisConnection } from '../shared/redis/connections.ts';
 import type { RedisTarget } from '../shared/config/redis-url.ts';
-import { QueueSet } from '../shared/queue/queue-set.ts';
-import { Producer } from '../shared/queue/producer.ts';
-import { Inspector } from '../shared/queue/inspector.ts';
-import { Schedules } from '../shared/queue/schedules.ts';
+import type { QueueSet } from '../shared/queue/queue-set.ts';
+import type { Producer } from '../shared/queue/producer.ts';
+import type { Inspector } from '../shared/queue/inspector.ts';
+import type { Schedules } from '../shared/queue/schedules.ts';
+import type { Fleet } from '../shared/queue/fleet.ts';
+import type { Conveyor } from '../shared/conveyor.ts';
 import { Output } from './output.ts';
 
 export interface Core {
+  conveyor: Conveyor;
   conn: RedisConnection;
   queues: QueueSet;
   producer: Producer;
   inspector: Inspector;
   schedules: Schedules;
+  fleet: Fleet;
 }
 
 type Env = Record<string, string | undefined>;
@@ -50,6 +56,7 @@ export class CliContext {
   /** A fail-fast connection to a target, closed with the context. */
   async connect(target: RedisTarget, name = 'conveyor-cli'): Promise<RedisConnection> {
     const { config } = this;
+    const { closeRedis, createRedis, waitUntilReady } = await import('../shared/redis/connections.ts');
     const conn = createRedis(target, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, name });
     this.closers.push(() => closeRedis(conn));
     await waitUntilReady(conn, target.redacted);
@@ -64,17 +71,11 @@ export class CliContext {
 
   /** The core objects on any deployment (migrate opens two). */
   async openCore(config: Readonly<Config>): Promise<Core> {
-    const conn = await this.connect(config.redis);
-    const queues = new QueueSet(conn);
-    this.closers.push(() => queues.close());
-    const producer = new Producer(queues, {
-      maxPayloadBytes: config.maxPayloadBytes,
-      minReplicas: config.enqueueMinReplicas,
-      waitTimeoutMs: config.enqueueWaitTimeoutMs,
-      timeoutMs: config.redisCommandTimeoutMs,
-      redisLabel: config.redis.redacted,
-    });
-    return { conn, queues, producer, inspector: new Inspector(queues), schedules: new Schedules(queues, producer, { maxPayloadBytes: config.maxPayloadBytes }) };
+    const [{ openConveyor, coreOf }, { silentLogger }] = await Promise.all([import('../shared/conveyor.ts'), import('../shared/log.ts')]);
+    const conveyor = await openConveyor(config, { logger: silentLogger, name: 'conveyor-cli' });
+    this.closers.push(() => conveyor.close());
+    const core = coreOf(conveyor);
+    return { conveyor, conn: core.conn, queues: core.queues, producer: core.producer, inspector: core.inspector, schedules: core.schedules, fleet: core.fleet };
   }
 
   /** Runs fn at close (before the connections close): for services a command started. */

@@ -4,40 +4,47 @@
  * node_modules resolve from there). Each runs until SIGTERM/SIGINT and exits
  * by itself; the modules are loaded only when their command runs.
  */
-import type { CommandSpec } from './command.ts';
+import { str, type CommandSpec } from './command.ts';
 
-/** Runs a process module: it starts on import and exits the process itself. */
-async function runProcess(load: () => Promise<unknown>, redis: string | undefined): Promise<never> {
+/** Runs a process: it starts, then exits the process itself on SIGTERM/SIGINT. */
+async function runProcess(run: () => Promise<unknown>, redis: string | undefined): Promise<never> {
   if (redis) process.env.REDIS_URL = redis;
-  await load();
+  await run();
   return new Promise<never>(() => {});
 }
 
 const PROCESS_NOTE = 'Configuration comes from the environment (README "Configuration"); --redis URL overrides REDIS_URL. Runs until SIGTERM or Ctrl-C.';
+const JOBS_OPTION = { jobs: { type: 'string', value: 'MODULE', help: 'a module of your job definitions (defineJob(…).handle(…)), e.g. ./dist/jobs.js, resolved from this folder' } } as const;
 
 export const platformCommands: CommandSpec[] = [
   {
     path: ['start'],
-    summary: 'the whole platform on this machine: a local Redis (unless REDIS_URL is set), the API, one worker and the dashboard',
-    details: `When REDIS_URL is unset it runs redis-server on 127.0.0.1:6380 with its data in ./.conveyor/redis.\nCtrl-C stops the children (workers finish their running jobs), then the local Redis.\nWith --json every output line stays a JSON object (no prefixes, no colours).\n${PROCESS_NOTE}`,
-    async run(ctx) {
-      return runProcess(() => import('./platform/start-all.ts'), ctx.redisOverride);
+    summary: 'the whole platform here: a local Redis (unless REDIS_URL is set), the API, a worker, the dashboard',
+    details: `When REDIS_URL is unset it runs redis-server on 127.0.0.1:6380 with its data in ./.conveyor/redis.\nCtrl-C stops the children (workers finish their running jobs), then the local Redis.\nWith --json every output line stays a JSON object (no prefixes, no colours); --jobs goes to the server and the worker.\n${PROCESS_NOTE}`,
+    options: { ...JOBS_OPTION },
+    async run(ctx, { opts }) {
+      const jobs = str(opts, 'jobs');
+      return runProcess(async () => (await import('./platform/start-all.ts')).startAll({ jobsModule: jobs }), ctx.redisOverride);
     },
   },
   {
     path: ['server'],
     summary: 'the HTTP API server (API_PORT, default 3000)',
-    details: PROCESS_NOTE,
-    async run(ctx) {
-      return runProcess(() => import('../server/main.ts'), ctx.redisOverride);
+    details: `--jobs: the payload schemas of your job definitions are checked on enqueue (422 PAYLOAD_INVALID) and listed in /v1/openapi.json.\n${PROCESS_NOTE}`,
+    options: { ...JOBS_OPTION },
+    async run(ctx, { opts }) {
+      const jobsModule = str(opts, 'jobs');
+      return runProcess(async () => (await import('../server/standalone.ts')).runServer({ jobsModule }), ctx.redisOverride);
     },
   },
   {
     path: ['worker'],
     summary: 'a worker process: runs the jobs of QUEUES with CONCURRENCY',
-    details: PROCESS_NOTE,
-    async run(ctx) {
-      return runProcess(() => import('../worker/main.ts'), ctx.redisOverride);
+    details: `--jobs: your job definitions with handlers; without QUEUES the worker consumes their queues.\nThe built-in handlers (http, noop, sleep, fail) and HANDLERS run too.\n${PROCESS_NOTE}`,
+    options: { ...JOBS_OPTION },
+    async run(ctx, { opts }) {
+      const jobsModule = str(opts, 'jobs');
+      return runProcess(async () => (await import('../worker/standalone.ts')).runWorker({ jobsModule }), ctx.redisOverride);
     },
   },
   {
@@ -45,7 +52,7 @@ export const platformCommands: CommandSpec[] = [
     summary: 'the web dashboard (DASHBOARD_PORT, default 3001)',
     details: PROCESS_NOTE,
     async run(ctx) {
-      return runProcess(() => import('../dashboard/main.ts'), ctx.redisOverride);
+      return runProcess(async () => (await import('../dashboard/standalone.ts')).runDashboard(), ctx.redisOverride);
     },
   },
 ];

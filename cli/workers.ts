@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Fleet, type WorkerBeat, type WorkerCommandName } from '../shared/queue/fleet.ts';
+import type { WorkerBeat, WorkerCommandName } from '../shared/queue/fleet.ts';
 import { intOption, type CommandSpec } from './command.ts';
 import { NotFoundError, UsageError, EXIT } from './exit-codes.ts';
 import { plural, table } from './output.ts';
@@ -35,8 +35,7 @@ function command(name: WorkerCommandName): CommandSpec {
       const all = opts.all === true;
       if ((id === undefined) === !all) throw new UsageError('give a worker ID or --all');
       const timeoutMs = intOption(opts, 'timeout', 60, 1, 24 * 3600) * 1000;
-      const { conn } = await ctx.open();
-      const fleet = new Fleet(conn);
+      const { fleet } = await ctx.open();
       const targets = await fleet.command(name, all ? 'all' : id!, `cli@${hostname()}`);
       if (targets.length === 0 && !all) throw new NotFoundError(`no live worker with id "${id}" (see 'conveyor workers')`);
       let pending: string[] = [];
@@ -65,8 +64,8 @@ export const workerCommands: CommandSpec[] = [
     summary: 'the fleet: every live worker process with its queues, load and last heartbeat',
     details: 'A worker that stopped heartbeating drops out once its heartbeat key expires.\nJSON: {"workers": [WorkerBeat...]} with the fields of shared/queue/fleet.ts.',
     async run(ctx) {
-      const { conn } = await ctx.open();
-      const workers: WorkerBeat[] = await new Fleet(conn).list();
+      const { conveyor } = await ctx.open();
+      const workers: WorkerBeat[] = await conveyor.fleet.list();
       const now = Date.now();
       ctx.out.result({ workers }, () =>
         workers.length === 0

@@ -44,6 +44,11 @@ export const ERROR_CODES = {
   HTTP_HOST_REFUSED: { status: 500, summary: 'The http handler refused the target host (not in HTTP_ALLOWED_HOSTS, or link-local / cloud-metadata).' },
   HTTP_STATUS: { status: 500, summary: 'The http handler got a non-2xx answer.' },
   INVALID_HANDLER: { status: 500, summary: 'A module named by HANDLERS does not export handlers in a supported shape.' },
+  // the package's own API (never an HTTP answer)
+  INVALID_JOB_DEFINITION: { status: 500, summary: 'A job definition (defineJob, a --jobs module) is invalid, or two definitions have one job name.' },
+  JOB_FAILED: { status: 500, summary: 'waitFor: the job failed for good (it is in the dead letters); details.failureCode names the failure.' },
+  WAIT_TIMEOUT: { status: 500, summary: 'waitFor: the timeout passed before the job finished; the job itself goes on.' },
+  NODE_UNSUPPORTED: { status: 500, summary: 'This Node.js is older than the package supports (Node.js 22.12 or newer).' },
   // anything else
   REQUEST_TIMEOUT: { status: 503, summary: 'The request was not answered within REQUEST_TIMEOUT_MS (Redis slow or unreachable); retry later.' },
   SHUTTING_DOWN: { status: 503, summary: 'The process is shutting down and takes no new work.' },

@@ -4,18 +4,14 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { testConfig } from '../shared/testing/fixtures.ts';
-import { closeRedis, createRedis, waitUntilReady } from '../shared/redis/connections.ts';
-import { primaryStatus } from '../shared/redis/topology.ts';
-import { QueueSet } from '../shared/queue/queue-set.ts';
-import { Producer } from '../shared/queue/producer.ts';
-import { Inspector } from '../shared/queue/inspector.ts';
-import { Metrics } from '../shared/metrics.ts';
-import { Schedules } from '../shared/queue/schedules.ts';
+import { testEnv } from '../shared/testing/fixtures.ts';
+import { Conveyor, coreOf } from '../shared/conveyor.ts';
+import type { Producer } from '../shared/queue/producer.ts';
+import type { Inspector } from '../shared/queue/inspector.ts';
 import { HttpService } from '../shared/runtime/http-service.ts';
 import type { Config } from '../shared/config/config.ts';
-import { loadPayloadSchemas } from '../shared/queue/payload-schemas.ts';
 import { createApp } from '../server/app.ts';
+import { apiDeps } from '../server/api-router.ts';
 
 export interface Answer {
   status: number;
@@ -36,6 +32,7 @@ export interface CallOptions {
 export interface Api {
   url: string;
   config: Readonly<Config>;
+  conveyor: Conveyor;
   inspector: Inspector;
   producer: Producer;
   /** Log lines at warn and above (JSON). */
@@ -45,7 +42,6 @@ export interface Api {
 }
 
 export async function startApi(redisUrl: string, env: Record<string, string> = {}): Promise<Api> {
-  const config = testConfig(redisUrl, env);
   const problems: Record<string, any>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -54,22 +50,12 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
     },
   });
   const logger = pino({ level: 'warn' }, sink);
-  // As server/main.ts: payload schemas from HANDLERS (before any connection, so a bad module leaks none).
-  const schemas = await loadPayloadSchemas(config.handlersPath);
-  const conn = createRedis(config.redis, { role: 'producer', commandTimeoutMs: config.redisCommandTimeoutMs, logger });
-  await waitUntilReady(conn, config.redis.redacted);
-  const queues = new QueueSet(conn);
-  const producer = new Producer(queues, {
-    maxPayloadBytes: config.maxPayloadBytes,
-    timeoutMs: config.redisCommandTimeoutMs,
-    redisLabel: config.redis.redacted,
-    maxBulk: config.bulkMax,
-    validatePayload: schemas.size > 0 ? schemas.validator : undefined,
-  });
-  const inspector = new Inspector(queues);
-  const schedules = new Schedules(queues, producer, { maxPayloadBytes: config.maxPayloadBytes });
-  const metrics = new Metrics({ inspector, queueSet: queues, schedules });
-  const app = createApp({ config, producer, inspector, logger, metrics, schedules, readiness: () => primaryStatus(conn, 1000) });
+  // As the server does (server/standalone.ts): a Conveyor from the environment (payload schemas from
+  // HANDLERS before any connection, so a bad module leaks none), the API app on its parts.
+  const conveyor = await Conveyor.fromEnv(testEnv(redisUrl, env), { logger, name: 'conveyor-test-api' });
+  const core = coreOf(conveyor);
+  const { config, inspector, producer } = core;
+  const app = createApp(apiDeps(conveyor, { logger }));
   const http = new HttpService({ handler: app, port: 0, host: '127.0.0.1', graceMs: 1000 });
   await http.start();
   const url = `http://127.0.0.1:${http.port}`;
@@ -77,6 +63,7 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
   return {
     url,
     config,
+    conveyor,
     inspector,
     producer,
     problems,
@@ -101,8 +88,7 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
     },
     async close() {
       await http.stop();
-      await queues.close();
-      await closeRedis(conn);
+      await conveyor.close();
     },
   };
 }

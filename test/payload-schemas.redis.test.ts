@@ -14,8 +14,8 @@ import { spawnConveyor } from '../shared/testing/processes.ts';
 import { openCore, testConfig, uniqueQueue } from '../shared/testing/fixtures.ts';
 import { isConveyorError } from '../shared/errors.ts';
 import { listeningUrl } from '../shared/testing/processes.ts';
-import { Producer } from '../shared/queue/producer.ts';
-import { loadPayloadSchemas, PayloadSchemas } from '../shared/queue/payload-schemas.ts';
+import { loadPayloadSchemas } from '../shared/queue/payload-schemas.ts';
+import { JobCatalog } from '../shared/jobs/job-catalog.ts';
 import { startApi, type Api } from './api-app.ts';
 
 // Inside the repository, so the modules resolve its packages (zod); test-artifacts/ is ignored by git.
@@ -99,14 +99,13 @@ test('a bulk names the job whose payload is invalid and enqueues none of them', 
   assert.equal((await api.inspector.summary(q)).counts.waiting, 0);
 });
 
-test('the library refuses the same data (Producer validatePayload)', async () => {
+test('the library refuses the same data (a Conveyor connected with HANDLERS)', async () => {
   const schemas = await loadPayloadSchemas(good);
   assert.deepEqual(schemas.names, ['resize', 'send-email']);
-  const core = await openCore(testConfig(redis.url));
+  const core = await openCore(testConfig(redis.url, { HANDLERS: good }));
   try {
-    const producer = new Producer(core.queues, { validatePayload: schemas.validator });
-    await assert.rejects(producer.enqueue(uniqueQueue(), { name: 'resize', data: { width: 'wide', height: 1 } }), (err) => isConveyorError(err, 'PAYLOAD_INVALID') && /^data\.width: /.test(err.message));
-    const ok = await producer.enqueue(uniqueQueue(), { name: 'resize', data: { width: 1, height: 1 } });
+    await assert.rejects(core.conveyor.enqueue(uniqueQueue(), { name: 'resize', data: { width: 'wide', height: 1 } }), (err) => isConveyorError(err, 'PAYLOAD_INVALID') && /^data\.width: /.test(err.message));
+    const ok = await core.conveyor.enqueue(uniqueQueue(), { name: 'resize', data: { width: 1, height: 1 } });
     assert.equal(ok.duplicate, false);
   } finally {
     await core.close();
@@ -116,8 +115,7 @@ test('the library refuses the same data (Producer validatePayload)', async () =>
 test('a schema that is not valid JSON Schema (or has a misspelt keyword) stops the start with INVALID_HANDLER naming the file', async () => {
   await assert.rejects(loadPayloadSchemas(badSchema), (err) => isConveyorError(err, 'INVALID_HANDLER') && err.message.includes('bad.mjs') && /schema for "x"/.test(err.message));
   await assert.rejects(loadPayloadSchemas(typo), (err) => isConveyorError(err, 'INVALID_HANDLER') && /requird/.test(err.message));
-  const s = new PayloadSchemas();
-  assert.throws(() => s.add('x', 'string'), (err) => isConveyorError(err, 'INVALID_HANDLER'));
+  await assert.rejects(JobCatalog.create([{ name: 'x', schema: 'string', from: 'HANDLERS: m.mjs', errorCode: 'INVALID_HANDLER' }]), (err) => isConveyorError(err, 'INVALID_HANDLER') && /m\.mjs/.test(err.message));
 });
 
 test('the server process loads the schemas from HANDLERS and answers 422', async () => {

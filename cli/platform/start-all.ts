@@ -1,5 +1,5 @@
 /**
- * npm start: the whole platform on this machine.
+ * `conveyor start` (npm start here): the whole platform on this machine.
  *
  *   1. REDIS_URL unset → a local redis-server on 127.0.0.1:6380, data (AOF) in
  *      .conveyor/redis (CONVEYOR_LOCAL_REDIS_PORT / CONVEYOR_HOME override both;
@@ -11,6 +11,7 @@
  *      local Redis, exit 0. A child that dies on its own stops everything.
  *
  *   npm start -- --json   keep every output line a JSON object
+ *   conveyor start --jobs ./dist/jobs.js   the server and the worker get the app's jobs
  */
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from '../../shared/config/config.ts';
@@ -18,19 +19,10 @@ import { isConveyorError } from '../../shared/errors.ts';
 import { ensureLocalRedis, LocalRedisError, type LocalRedis } from './local-redis.ts';
 import { DASHBOARD, SERVER, Supervisor, WORKER, fatal, shownDir } from './supervisor.ts';
 
-/** How long the children may take to come up (tsx compiles on first start). */
+/** How long the children may take to come up (tsx compiles on first start from the sources). */
 const START_TIMEOUT_MS = 90_000;
-const json = process.argv.includes('--json');
 
-let config: Readonly<Config>;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  fatal(isConveyorError(err) ? `${err.code}: ${err.message}` : String(err), 2, json);
-}
-const sup = new Supervisor({ json, shutdownGraceMs: config.shutdownGraceMs });
-
-function banner(redisLine: string): void {
+function banner(sup: Supervisor, json: boolean, redisLine: string): void {
   const dash = sup.urlOf('dashboard');
   const urls = { api: sup.urlOf('server'), dashboard: `${dash}/`, board: `${dash}/queues`, redis: redisLine };
   if (json) {
@@ -50,7 +42,16 @@ function banner(redisLine: string): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function main(): Promise<void> {
+export async function startAll({ jobsModule }: { jobsModule?: string | undefined } = {}): Promise<void> {
+  const json = process.argv.includes('--json');
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    fatal(isConveyorError(err) ? `${err.code}: ${err.message}` : String(err), 2, json);
+  }
+  const sup = new Supervisor({ json, shutdownGraceMs: config.shutdownGraceMs });
+  const jobs = jobsModule ? ['--jobs', jobsModule] : [];
   let redisUrl = process.env.REDIS_URL?.trim();
   let redisLine = config.redis.redacted;
   if (!config.redisUrlExplicit) {
@@ -78,11 +79,13 @@ async function main(): Promise<void> {
     }
   }
   await sup.startChildren(
-    [{ name: 'server', ...SERVER }, { name: 'worker', ...WORKER }, { name: 'dashboard', ...DASHBOARD }],
+    [
+      { name: 'server', ...SERVER, args: [...SERVER.args, ...jobs] },
+      { name: 'worker', ...WORKER, args: [...WORKER.args, ...jobs] },
+      { name: 'dashboard', ...DASHBOARD },
+    ],
     { ...process.env, REDIS_URL: redisUrl },
     START_TIMEOUT_MS,
   );
-  banner(redisLine);
+  banner(sup, json, redisLine);
 }
-
-await main();

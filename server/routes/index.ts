@@ -3,7 +3,7 @@
  * token; everything else under /v1 is authenticated, and each route asks for
  * its scope. To add a group of /v1 routes, append its factory to V1_ROUTES.
  */
-import { Router, type Express } from 'express';
+import { Router } from 'express';
 import type { AppDeps } from '../app.ts';
 import { authenticate } from '../auth.ts';
 import { rateLimit } from '../rate-limit.ts';
@@ -23,15 +23,16 @@ const V1_ROUTES: ((deps: AppDeps) => Router)[] = [
   (deps) => (deps.schedules ? scheduleRoutes({ schedules: deps.schedules, config: deps.config }) : Router()),
 ];
 
-export function mountRoutes(app: Express, deps: AppDeps): void {
+export function mountRoutes(app: Router, deps: AppDeps): void {
   app.use(healthRoutes(deps));
-  // The contract is public: it names routes, not data.
+  // The contract is public: it names routes and the known jobs' payload schemas, not data.
   const doc = JSON.stringify(openApiDocument());
   app.get('/v1/openapi.json', (_req, res) => {
     res.type('application/json').send(doc);
   });
   app.all('/v1/openapi.json', methodNotAllowed('GET'));
-  app.use('/v1', authenticate(deps.config.apiTokens));
+  // Without tokens (or with authenticate: false, behind the host app's auth) every caller holds every scope.
+  app.use('/v1', authenticate(deps.authenticate === false ? [] : deps.config.apiTokens));
   // After authentication: the limit is per token (all anonymous callers share one bucket).
   app.use('/v1', rateLimit(deps.config.apiRateLimit));
   for (const routes of V1_ROUTES) app.use('/v1', routes(deps));

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConveyorError, isConveyorError } from '../../shared/errors.ts';
 import { describeZodError } from '../../shared/queue/job-input.ts';
 import type { Metrics } from '../../shared/metrics.ts';
-import type { AppDeps } from '../app.ts';
+import { apiBase, type AppDeps } from '../app.ts';
 import { requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { bodyObject, byId, idParam, jsonBody, paging, queueParam, stateParam } from '../request-input.ts';
@@ -36,7 +36,7 @@ export function jobRoutes(deps: AppDeps): Router {
       const result = await producer.enqueue(queue, bodyObject(req));
       metrics.countEnqueue(result.duplicate ? 'duplicate' : 'created');
       const { id, name } = result;
-      res.location(`/v1/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(id)}`);
+      res.location(`${apiBase(res)}/v1/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(id)}`);
       if (result.duplicate) res.status(200).json({ id, queue, name, duplicate: true });
       else res.status(201).json({ id, queue, name });
     } catch (err) {

@@ -16,6 +16,7 @@ import type { Scope } from '../../shared/config/config.ts';
 import { allowsAll, assertQueueAllowed, principalOf, queueFilterOf, requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { bodyObject, jsonBody } from '../request-input.ts';
+import { apiBase } from '../app.ts';
 
 export interface ScheduleRouteDeps {
   schedules: Schedules;
@@ -48,7 +49,7 @@ async function assertScheduleAllowed(schedules: Schedules, res: Response, scope:
   assertQueueAllowed(res, scope, s.queue);
 }
 
-const location = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
+const location = (res: Response, id: string) => `${apiBase(res)}/v1/schedules/${encodeURIComponent(id)}`;
 
 /** The routes, relative to where they are mounted (/v1/schedules). */
 export function schedulesRouter(deps: ScheduleRouteDeps): Router {
@@ -81,7 +82,7 @@ export function schedulesRouter(deps: ScheduleRouteDeps): Router {
       if (old) assertQueueAllowed(res, 'admin', old.queue);
     }
     const { schedule, created } = await schedules.put(id, input);
-    if (created) res.status(201).location(location(id));
+    if (created) res.status(201).location(location(res, id));
     res.json(schedule);
   });
 
@@ -108,7 +109,7 @@ export function schedulesRouter(deps: ScheduleRouteDeps): Router {
     const id = scheduleId(req);
     await assertScheduleAllowed(schedules, res, 'enqueue', id);
     const job = await schedules.runNow(id);
-    res.status(201).location(`/v1/queues/${encodeURIComponent(job.queue)}/jobs/${encodeURIComponent(job.id)}`);
+    res.status(201).location(`${apiBase(res)}/v1/queues/${encodeURIComponent(job.queue)}/jobs/${encodeURIComponent(job.id)}`);
     res.json({ id: job.id, queue: job.queue, name: job.name, schedule: id });
   });
 

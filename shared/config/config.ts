@@ -64,6 +64,8 @@ export interface Config {
   /** npm run start:ha (CONVEYOR_HA_BASE_PORT): data nodes on base..base+2, Sentinels on base+20000..base+20002. */
   haBasePort: number;
   queues: readonly string[];
+  /** True when QUEUES was set; false when the default ("default") is used (a worker of typed jobs then takes their queues). */
+  queuesExplicit: boolean;
   concurrency: number;
   handlersPath: string | undefined;
   /** SCHEDULES: a JSON file of cron schedules applied at server and worker start (unset = none). */
@@ -298,6 +300,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     conveyorHome: env.CONVEYOR_HOME?.trim() || '.conveyor',
     haBasePort: int(env, 'CONVEYOR_HA_BASE_PORT', 6390, 1024, 45_533),
     queues: queues.length > 0 ? queues : ['default'],
+    queuesExplicit: queues.length > 0,
     concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
     handlersPath: env.HANDLERS?.trim() || undefined,
     schedulesFile: env.SCHEDULES?.trim() || undefined,

@@ -24,6 +24,7 @@ import { isValidQueueName } from '../queue/names.ts';
 import { Producer } from '../queue/producer.ts';
 import { QueueSet } from '../queue/queue-set.ts';
 import { closeRedis, createRedis, waitUntilReady, type RedisConnection } from '../redis/connections.ts';
+import type { Core } from '../core.ts';
 import type { Service } from '../runtime/service.ts';
 import { BridgeRegistry } from './bridge-registry.ts';
 import { foreignKeys, interopKeys, sourceKey, type InteropFormat } from './interop-keys.ts';
@@ -52,6 +53,8 @@ export interface BridgeOptions {
   /** How often Sidekiq's schedule zset is polled (default 1 s). */
   schedulePollMs?: number;
   hooks?: BridgeHooks;
+  /** The process's Conveyor core: the bridge enqueues through its producer, on its connection (left open at stop). Without it the bridge opens its own. */
+  core?: Pick<Core, 'conn' | 'producer'>;
 }
 
 export interface BridgeStats {
@@ -96,10 +99,15 @@ export class InteropBridge implements Service {
       throw new ConveyorError('CONFIG_INVALID', 'INTEROP needs a standalone or Sentinel Redis: Resque and Sidekiq keys carry no hash tag, so in a Cluster they cannot be moved atomically into a processing list. Unset INTEROP, or run the bridge against the Redis your Ruby producers use.', { variable: 'INTEROP' });
     }
     this.state = 'running';
-    this.conn = createRedis(config.redis, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: this.log, name: 'conveyor-interop' });
-    await waitUntilReady(this.conn, config.redis.redacted);
-    this.queueSet = new QueueSet(this.conn);
-    this.producer = new Producer(this.queueSet, { maxPayloadBytes: config.maxPayloadBytes, minReplicas: config.enqueueMinReplicas, waitTimeoutMs: config.enqueueWaitTimeoutMs, timeoutMs: config.redisCommandTimeoutMs, redisLabel: config.redis.redacted });
+    if (this.opts.core) {
+      this.conn = this.opts.core.conn;
+      this.producer = this.opts.core.producer;
+    } else {
+      this.conn = createRedis(config.redis, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: this.log, name: 'conveyor-interop' });
+      await waitUntilReady(this.conn, config.redis.redacted);
+      this.queueSet = new QueueSet(this.conn);
+      this.producer = new Producer(this.queueSet, { maxPayloadBytes: config.maxPayloadBytes, minReplicas: config.enqueueMinReplicas, waitTimeoutMs: config.enqueueWaitTimeoutMs, timeoutMs: config.redisCommandTimeoutMs, redisLabel: config.redis.redacted });
+    }
     this.registry = new BridgeRegistry(this.conn, this.id);
     await this.registry.heartbeat([]);
     await this.recoverOrphans();
@@ -255,8 +263,11 @@ export class InteropBridge implements Service {
       const forgotten = await this.registry?.forget(this.id).catch(() => false);
       if (!forgotten) this.log.warn({ leaseMs: this.leaseMs }, 'items remain in this bridge\'s processing lists; a running bridge replays them once the lease has passed');
     }
-    await this.queueSet?.close();
-    await closeRedis(this.conn);
+    // Whoever creates a connection closes it: the core's stays open.
+    if (!this.opts.core) {
+      await this.queueSet?.close();
+      await closeRedis(this.conn);
+    }
     this.state = 'stopped';
     this.log.info(this.stats, 'interop bridge stopped');
   }

@@ -11,6 +11,7 @@ import { failoverUnderWay, whenWritable } from '../redis/sentinel-events.ts';
 import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';
+import type { JobCatalog } from '../jobs/job-catalog.ts';
 
 export interface ProducerOptions {
   maxPayloadBytes?: number;
@@ -28,10 +29,11 @@ export interface ProducerOptions {
   redisLabel?: string;
   maxBulk?: number;
   /**
-   * Checks a job's data before anything is written (payload schemas:
-   * PayloadSchemas.validator); throws to refuse it. `where` is "jobs.3" in a bulk.
+   * The known jobs (job-catalog.ts): a job's data is checked against its
+   * schema before anything is written (PAYLOAD_INVALID), and a definition's
+   * default options go under the enqueue's own.
    */
-  validatePayload?: (name: string, data: unknown, where: string) => void;
+  jobs?: JobCatalog;
 }
 
 export interface EnqueueResult {
@@ -55,8 +57,8 @@ export function assertQueueName(queue: unknown): asserts queue is string {
 export class Producer {
   private readonly queues: QueueSet;
   private readonly conn: RedisConnection;
-  private readonly opts: Required<Omit<ProducerOptions, 'validatePayload'>>;
-  private readonly validatePayload: ProducerOptions['validatePayload'];
+  private readonly opts: Required<Omit<ProducerOptions, 'jobs'>>;
+  private readonly jobs: JobCatalog | undefined;
 
   constructor(queues: QueueSet, opts: ProducerOptions = {}) {
     this.queues = queues;
@@ -69,14 +71,29 @@ export class Producer {
       redisLabel: opts.redisLabel ?? 'redis',
       maxBulk: opts.maxBulk ?? 1000,
     };
-    this.validatePayload = opts.validatePayload;
+    this.jobs = opts.jobs;
+  }
+
+  /**
+   * Input → a checked job: its envelope (name, options, size) first, then
+   * its data against the job's schema (synchronous unless the schema is),
+   * with the definition's default options under its own. Writes nothing.
+   */
+  private checked(input: unknown, where = ''): JobInput | Promise<JobInput> {
+    const job = parseJobInput(input, this.opts.maxPayloadBytes, where);
+    const catalog = this.jobs;
+    if (!catalog || catalog.size === 0) return job;
+    const defaults = catalog.defaultsOf(job.name);
+    if (defaults) job.opts = { ...defaults, ...job.opts } as JobInput['opts'];
+    const v = catalog.validate(job.name, job.data, where);
+    return v ? v.then(() => job) : job;
   }
 
   /** Enqueues one job. Input is validated first: invalid input writes nothing. */
   async enqueue(queue: string, input: JobInput | unknown): Promise<EnqueueResult> {
     assertQueueName(queue);
-    const job = parseJobInput(input, this.opts.maxPayloadBytes);
-    this.validatePayload?.(job.name, job.data, '');
+    const c = this.checked(input);
+    const job = c instanceof Promise ? await c : c;
     const opts = toBullOptions(job.opts);
     const minReplicas = job.opts?.minReplicas ?? this.opts.minReplicas;
     // One async function, no closure per call: this is the hot path (bounded() explains the bounds).
@@ -113,8 +130,8 @@ export class Producer {
     if (inputs.length > this.opts.maxBulk) {
       throw new ConveyorError('INVALID_REQUEST', `jobs: ${inputs.length} jobs in one bulk; the limit is ${this.opts.maxBulk}`, { limit: this.opts.maxBulk });
     }
-    const jobs = inputs.map((raw, i) => parseJobInput(raw, this.opts.maxPayloadBytes, `jobs.${i}`));
-    if (this.validatePayload) jobs.forEach((j, i) => this.validatePayload!(j.name, j.data, `jobs.${i}`));
+    const checked = inputs.map((raw, i) => this.checked(raw, `jobs.${i}`));
+    const jobs = checked.some((c) => c instanceof Promise) ? await Promise.all(checked) : (checked as JobInput[]);
     const total = jobs.reduce((n, j) => n + Buffer.byteLength(JSON.stringify(j.data ?? null)), 0);
     if (total > this.opts.maxPayloadBytes * 4) {
       throw new ConveyorError('PAYLOAD_TOO_LARGE', `the bulk's payloads add up to ${total} bytes; the limit is ${this.opts.maxPayloadBytes * 4} (4 × MAX_PAYLOAD_BYTES)`);

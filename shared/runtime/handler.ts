@@ -6,7 +6,8 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { ConveyorError, isConveyorError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
-export interface HandlerContext {
+/** What a handler gets beside its data (exported as JobContext from 'conveyor'). */
+export interface JobContext {
   id: string;
   queue: string;
   name: string;
@@ -20,7 +21,10 @@ export interface HandlerContext {
   job: Job;
 }
 
-export type Handler = (data: any, ctx: HandlerContext) => unknown;
+/** The older name of JobContext (HANDLERS modules). */
+export type HandlerContext = JobContext;
+
+export type Handler = (data: any, ctx: JobContext) => unknown;
 export type HandlerMap = Readonly<Record<string, Handler>>;
 
 /**
@@ -28,7 +32,7 @@ export type HandlerMap = Readonly<Record<string, Handler>>;
  * skips its remaining attempts and goes straight to the dead letters, where it
  * can be replayed once the data or the policy is fixed.
  */
-const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['INVALID_REQUEST', 'HTTP_HOST_REFUSED']);
+const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['INVALID_REQUEST', 'HTTP_HOST_REFUSED', 'PAYLOAD_INVALID']);
 
 /**
  * The context a handler gets. Its AbortSignal is made on first use: an
@@ -38,7 +42,7 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['INVALID_REQUEST',
  * timeout or the stop came first. (A class, not an object literal with a
  * getter: V8 builds those on a slow path, ~0.5 µs each.)
  */
-class JobContext implements HandlerContext {
+class RunContext implements JobContext {
   readonly id: string;
   readonly queue: string;
   readonly name: string;
@@ -98,7 +102,7 @@ export async function runJob(queue: string, job: Job, handlers: HandlerMap, log:
   const t = (job.opts as { timeout?: unknown }).timeout;
   const timeout = typeof t === 'number' && t > 0 ? t : 0;
   let timer: NodeJS.Timeout | undefined;
-  const ctx = new JobContext(queue, job, log, stopSignal);
+  const ctx = new RunContext(queue, job, log, stopSignal);
   try {
     // Without a timeout, call the handler straight away (a throw lands in the catch below).
     if (!timeout) return await handler(job.data, ctx);

@@ -10,7 +10,7 @@ import { HttpService } from './http-service.ts';
 import type { Service } from './service.ts';
 
 export interface MetricsEndpointOptions {
-  metrics: Metrics;
+  metrics: Pick<Metrics, 'render' | 'contentType'>;
   port: number;
   host: string;
   logger: Logger;

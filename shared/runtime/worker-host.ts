@@ -24,6 +24,13 @@ export interface WorkerHostOptions {
   queues?: readonly string[];
   /** OpenTelemetry (bullmq-otel, shared/tracing.ts): a span per job, joined to its enqueue's trace. */
   telemetry?: Telemetry;
+  /** Its id in the fleet (default: a new workerId()). */
+  id?: string;
+}
+
+/** A worker process's id in the fleet: host:pid:random (several workers may share a process). */
+export function workerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export interface WorkerStats {
@@ -105,7 +112,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   constructor(opts: WorkerHostOptions) {
     super();
     this.opts = opts;
-    this.id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.id = opts.id ?? workerId();
     this.log = opts.logger.child({ worker: this.id });
   }
 

@@ -1,15 +1,21 @@
 /** Small builders shared by tests: config for a spawned Redis, unique queue names, a connected QueueSet. */
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../config/config.ts';
-import { createRedis, closeRedis, waitUntilReady, type RedisConnection } from '../redis/connections.ts';
-import { QueueSet } from '../queue/queue-set.ts';
-import { Producer } from '../queue/producer.ts';
-import { Inspector } from '../queue/inspector.ts';
+import type { RedisConnection } from '../redis/connections.ts';
+import type { QueueSet } from '../queue/queue-set.ts';
+import type { Producer } from '../queue/producer.ts';
+import type { Inspector } from '../queue/inspector.ts';
 import { silentLogger } from '../log.ts';
+import { coreOf, openConveyor, type Conveyor } from '../conveyor.ts';
 import { startRedis, type RedisProcess } from './redis-process.ts';
 
+/** The environment of a test process: the spawned Redis, short locks (a killed worker's jobs come back fast). */
+export function testEnv(redisUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return { REDIS_URL: redisUrl, LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000', ...env };
+}
+
 export function testConfig(redisUrl: string, env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({ REDIS_URL: redisUrl, LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000', ...env });
+  return loadConfig(testEnv(redisUrl, env));
 }
 
 export function uniqueQueue(prefix = 'test'): string {
@@ -17,6 +23,7 @@ export function uniqueQueue(prefix = 'test'): string {
 }
 
 export interface Core {
+  conveyor: Conveyor;
   conn: RedisConnection;
   queues: QueueSet;
   producer: Producer;
@@ -24,20 +31,17 @@ export interface Core {
   close(): Promise<void>;
 }
 
-/** A producer and inspector on their own connection (closed by close()). */
+/** A Conveyor (as an app connects one) and the parts behind it, on its own connection (closed by close()). */
 export async function openCore(config: Readonly<Config>): Promise<Core> {
-  const conn = createRedis(config.redis, { role: 'producer', logger: silentLogger });
-  await waitUntilReady(conn, config.redis.redacted);
-  const queues = new QueueSet(conn);
+  const conveyor = await openConveyor(config, { logger: silentLogger, name: 'conveyor-test' });
+  const core = coreOf(conveyor);
   return {
-    conn,
-    queues,
-    producer: new Producer(queues, { maxPayloadBytes: config.maxPayloadBytes, minReplicas: config.enqueueMinReplicas, redisLabel: config.redis.redacted }),
-    inspector: new Inspector(queues),
-    async close() {
-      await queues.close();
-      await closeRedis(conn);
-    },
+    conveyor,
+    conn: core.conn,
+    queues: core.queues,
+    producer: core.producer,
+    inspector: core.inspector,
+    close: () => conveyor.close(),
   };
 }
 

@@ -1,0 +1,111 @@
+/**
+ * The standalone API server (`conveyor server`, npm run server): a Conveyor
+ * from the environment, the API app on API_PORT. Without API_TOKENS it
+ * listens on 127.0.0.1 only and says so. startServer() runs it inside a
+ * process of the caller's (tests, an app); runServer() is the process.
+ */
+import { loadConfig, describeConfig } from '../shared/config/config.ts';
+import { Conveyor, coreOf } from '../shared/conveyor.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import type { AnyJobDefinition } from '../shared/jobs/define-job.ts';
+import { applyScheduleFile } from '../shared/queue/schedule-file.ts';
+import { HttpService } from '../shared/runtime/http-service.ts';
+import { reportStartFailure, runUntilSignalled } from '../shared/runtime/shutdown.ts';
+import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
+import { createApp } from './app.ts';
+import { apiDeps } from './api-router.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface ServerOptions {
+  /** Settings (README "Configuration"); default process.env. */
+  env?: Env;
+  /** Job definitions whose payload schemas the API validates and documents. */
+  jobs?: readonly AnyJobDefinition[];
+  /** A module of job definitions (`conveyor server --jobs ./dist/jobs.js`), resolved from the working directory. */
+  jobsModule?: string;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly conveyor: Conveyor;
+  /** Stops listening (in-flight requests finish), then closes the Conveyor. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
+  const log = opts.logger ?? createLogger('server', config.logLevel);
+  log.info({ config: describeConfig(config) }, 'config');
+  void checkRedisAtStart(config, log); // warnings only (noeviction, persistence, replica); never blocks the start
+  const fromModule = opts.jobsModule ? (await (await import('../shared/jobs/jobs-module.ts')).loadJobsModule(opts.jobsModule)).definitions : [];
+  const conveyor = await Conveyor.fromEnv(env, { logger: log, name: 'conveyor-server', jobs: [...(opts.jobs ?? []), ...fromModule] });
+  let http: HttpService | undefined;
+  try {
+    const core = coreOf(conveyor);
+    if (core.catalog.size > 0) log.info({ jobNames: core.catalog.names }, 'payload schemas loaded');
+    if (config.schedulesFile) {
+      const r = await applyScheduleFile(core.schedules, config.schedulesFile, { maxPayloadBytes: config.maxPayloadBytes, logger: log });
+      log.info({ applied: r.applied, removed: r.removed }, 'SCHEDULES file applied');
+    }
+    // Without tokens anyone who can reach the port can enqueue: only this machine may.
+    const open = config.apiTokens.length === 0;
+    const host = open ? '127.0.0.1' : '0.0.0.0';
+    if (open) log.warn('API_TOKENS is not set: the API accepts requests without a token and listens on 127.0.0.1 only; set API_TOKENS to listen on every interface');
+    http = new HttpService({
+      handler: createApp(apiDeps(conveyor, { logger: log, processMetrics: true })),
+      port: config.apiPort,
+      host,
+      onListening: (port) => log.info({ url: `http://127.0.0.1:${port}`, host, port }, 'listening'),
+    });
+    await http.start();
+  } catch (err) {
+    await http?.stop();
+    await conveyor.close();
+    throw err;
+  }
+  const listening = http;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${listening.port}`,
+    port: listening.port,
+    conveyor,
+    stop() {
+      // In-flight requests finish before Redis closes.
+      stopping ??= (async () => {
+        await listening.stop();
+        await conveyor.close();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The server as the process: runs until SIGTERM/SIGINT; a failed start exits 2 with one line. */
+export async function runServer(opts: Omit<ServerOptions, 'env'> = {}): Promise<void> {
+  let log = opts.logger ?? createLogger('server');
+  try {
+    log = opts.logger ?? createLogger('server', loadConfig(process.env).logLevel);
+  } catch (err) {
+    reportStartFailure(log, err);
+    process.exit(2);
+  }
+  let server: RunningServer | undefined;
+  await runUntilSignalled(
+    [
+      {
+        async start() {
+          server = await startServer({ ...opts, logger: log });
+        },
+        async stop() {
+          await server?.stop();
+        },
+      },
+    ],
+    log,
+  );
+}

@@ -1,0 +1,255 @@
+/**
+ * Conveyor: the object an app holds. Connect once (options or the
+ * environment), enqueue typed or plain jobs, read and repair queues, dead
+ * letters, schedules and the fleet, close. The server, workers, dashboard and
+ * CLI are built on the same object (coreOf gives them the parts behind it).
+ *
+ *   const conveyor = await Conveyor.connect({ redisUrl: 'redis://localhost:6379' });
+ *   const job = await conveyor.enqueue(sendWelcome, { userId: 42 });
+ *   const result = await conveyor.waitFor(job, { timeoutMs: 10_000 });
+ *   await conveyor.close();
+ *
+ * Importing this module loads neither BullMQ nor ioredis: connecting does
+ * (./core.ts), so a module that only defines jobs stays light.
+ */
+import { hostname } from 'node:os';
+import { ConveyorError } from './errors.ts';
+import type { Config } from './config/config.ts';
+import { loadConfig } from './config/config.ts';
+import { configFromOptions, OPTION_VARIABLES, type ConfigOptions } from './config/options.ts';
+import type { Logger } from './log.ts';
+import type { Core } from './core.ts';
+import type { AnyJobDefinition, DataOf, JobOptions, ResultOf } from './jobs/define-job.ts';
+import type { JobState, JobView, QueueSummary } from './queue/inspector.ts';
+import type { DeadLetter, Page } from './queue/dead-letter.ts';
+import type { PutResult, ScheduleView } from './queue/schedules.ts';
+import type { WorkerBeat } from './queue/fleet.ts';
+import type { DeadLetterActionOptions, DeadLetterReport, DeadLetterSelection } from './queue/dead-letter-actions.ts';
+
+/** What connect() and fromEnv() take beside the settings. */
+export interface ConnectExtras {
+  /** The jobs this process knows: enqueue by name validates against them and applies their defaults; the API documents them. */
+  jobs?: readonly AnyJobDefinition[];
+  /** A pino logger (default: pino at logLevel, "warn" when connecting from options). */
+  logger?: Logger;
+  /** The connection's name in Redis CLIENT LIST and the process's in traces (default "conveyor"). */
+  name?: string;
+}
+
+export interface ConveyorOptions extends ConfigOptions, ConnectExtras {}
+
+/** One job as enqueue answers: enough to find it again (getJob, waitFor). */
+export interface EnqueuedJob<Result = unknown> {
+  id: string;
+  queue: string;
+  name: string;
+  /** True when a job with the same jobId already existed: nothing was added. */
+  duplicate: boolean;
+  /** Types only (never set): the job's result type, for waitFor. */
+  readonly result?: Result;
+}
+
+export interface JobInput<Data = unknown> {
+  name: string;
+  data?: Data;
+  opts?: JobOptions;
+}
+
+export interface ListJobsOptions {
+  state: JobState;
+  offset?: number;
+  limit?: number;
+}
+
+export interface WaitOptions {
+  /** How long to wait (default 30 000 ms); past it WAIT_TIMEOUT (the job goes on). */
+  timeoutMs?: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const EXTRA_KEYS: ReadonlySet<string> = new Set(['jobs', 'logger', 'name']);
+const cores = new WeakMap<Conveyor, Core>();
+
+/** The parts behind a Conveyor: for Conveyor's own server, workers, dashboard and CLI (not exported to apps). */
+export function coreOf(conveyor: Conveyor): Core {
+  const core = cores.get(conveyor);
+  if (!core) throw new ConveyorError('INVALID_REQUEST', 'not a connected Conveyor (use Conveyor.connect or Conveyor.fromEnv)');
+  return core;
+}
+
+/** A Conveyor from a Config already loaded (Conveyor's own tests and tools; apps use connect / fromEnv). */
+export async function openConveyor(config: Readonly<Config>, extras: ConnectExtras = {}, defaultLevel = 'info'): Promise<Conveyor> {
+  const jobs = extras.jobs ?? [];
+  if (!Array.isArray(jobs)) throw new ConveyorError('INVALID_JOB_DEFINITION', 'jobs must be an array of job definitions (defineJob)');
+  const [{ Core }, { createLogger }, { handlerSchemaSources }] = await Promise.all([import('./core.ts'), import('./log.ts'), import('./queue/payload-schemas.ts')]);
+  const logger = extras.logger ?? createLogger('conveyor', config.logLevel === 'info' ? defaultLevel : config.logLevel);
+  const sources = [...jobs.map((definition) => ({ definition, from: 'the jobs given to Conveyor' })), ...(await handlerSchemaSources(config.handlersPath))];
+  const name = extras.name ?? 'conveyor';
+  // Traces name the process by it too: "conveyor-server" → "server".
+  const core = await Core.open(config, { logger, name, jobs: sources, tracing: name.replace(/^conveyor-/, '') });
+  const conveyor = new (Conveyor as unknown as new () => Conveyor)();
+  cores.set(conveyor, core);
+  return conveyor;
+}
+
+export class Conveyor {
+  /**
+   * Connects with options named after the environment variables
+   * (redisUrl ↔ REDIS_URL, …; the same defaults and validation). Resolves
+   * once Redis answers; a bad URL, a wrong password or nothing listening is
+   * a clear error within 10 s, never a hang.
+   */
+  static async connect(options: ConveyorOptions = {}): Promise<Conveyor> {
+    const config = configFromOptions(options as ConfigOptions & Record<string, unknown>, EXTRA_KEYS);
+    const level = options.logLevel ?? 'warn';
+    return openConveyor(config, options, level);
+  }
+
+  /** Connects with the configuration of the environment (README "Configuration"), like the platform's processes. */
+  static async fromEnv(env: Env = process.env, extras: ConnectExtras = {}): Promise<Conveyor> {
+    return openConveyor(loadConfig(env), extras, 'info');
+  }
+
+  /** The option names and the variables they stand for. */
+  static readonly optionVariables: Readonly<Record<keyof ConfigOptions, string>> = OPTION_VARIABLES;
+
+  private constructor() {}
+
+  private get core(): Core {
+    return coreOf(this);
+  }
+
+  /** Enqueues a typed job (its queue, schema and defaults), or a plain one on a queue. Invalid input writes nothing. */
+  enqueue<J extends AnyJobDefinition>(job: J, data: DataOf<J>, opts?: JobOptions): Promise<EnqueuedJob<ResultOf<J>>>;
+  enqueue(queue: string, job: JobInput): Promise<EnqueuedJob>;
+  async enqueue(target: AnyJobDefinition | string, data?: unknown, opts?: JobOptions): Promise<EnqueuedJob> {
+    const core = this.core;
+    if (typeof target === 'string') return core.producer.enqueue(target, data);
+    const inc = core.include(target, 'enqueue');
+    if (inc) await inc;
+    return core.producer.enqueue(target.queue, { name: target.name, data, ...(opts !== undefined ? { opts } : {}) });
+  }
+
+  /**
+   * Enqueues many jobs on one queue atomically (all or none; at most BULK_MAX):
+   * a typed job with a list of data, or plain jobs on a queue.
+   */
+  enqueueBulk<J extends AnyJobDefinition>(job: J, data: readonly DataOf<J>[], opts?: JobOptions): Promise<{ ids: string[] }>;
+  enqueueBulk(queue: string, jobs: readonly JobInput[]): Promise<{ ids: string[] }>;
+  async enqueueBulk(target: AnyJobDefinition | string, items: readonly unknown[], opts?: JobOptions): Promise<{ ids: string[] }> {
+    const core = this.core;
+    if (typeof target === 'string') return core.producer.enqueueBulk(target, items);
+    const inc = core.include(target, 'enqueueBulk');
+    if (inc) await inc;
+    if (!Array.isArray(items)) throw new ConveyorError('INVALID_REQUEST', 'data: expected an array (one entry per job)');
+    return core.producer.enqueueBulk(target.queue, items.map((data) => ({ name: target.name, data, ...(opts !== undefined ? { opts } : {}) })));
+  }
+
+  /** One job wherever it is (its queue or its dead letters); undefined when there is none. */
+  getJob(queue: string, id: string): Promise<JobView | undefined> {
+    return this.core.inspector.getJob(queue, id);
+  }
+
+  /** Jobs of a queue in one state, paged (offset 0, limit 50 by default; at most 500). */
+  async listJobs(queue: string, { state, offset = 0, limit = 50 }: ListJobsOptions): Promise<Page<JobView>> {
+    const { JOB_STATES } = await import('./queue/inspector.ts');
+    if (!JOB_STATES.includes(state)) throw new ConveyorError('INVALID_REQUEST', `state must be one of ${JOB_STATES.join(', ')}`);
+    if (!Number.isInteger(offset) || offset < 0) throw new ConveyorError('INVALID_REQUEST', 'offset must be a whole number ≥ 0');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ConveyorError('INVALID_REQUEST', 'limit must be a whole number from 1 to 500');
+    return this.core.inspector.listJobs(queue, state, offset, limit);
+  }
+
+  /**
+   * The job's result once it completes. A job that fails for good rejects
+   * with JOB_FAILED (details.failureCode: JOB_TIMEOUT, PAYLOAD_INVALID …);
+   * past timeoutMs, WAIT_TIMEOUT (the job goes on); no such job, JOB_NOT_FOUND.
+   */
+  waitFor<R>(job: Pick<EnqueuedJob<R>, 'id' | 'queue'> & { readonly result?: R }, opts?: WaitOptions): Promise<R>;
+  waitFor(queue: string, id: string, opts?: WaitOptions): Promise<unknown>;
+  async waitFor(a: string | { id: string; queue: string }, b?: string | WaitOptions, c?: WaitOptions): Promise<unknown> {
+    const [queue, id, opts] = typeof a === 'string' ? [a, b as string, c] : [a?.queue, a?.id, b as WaitOptions | undefined];
+    if (typeof queue !== 'string' || typeof id !== 'string') throw new ConveyorError('INVALID_REQUEST', 'waitFor takes an enqueued job ({ id, queue }) or a queue name and a job id');
+    const timeoutMs = opts?.timeoutMs ?? 30_000;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new ConveyorError('INVALID_REQUEST', 'timeoutMs must be a positive number of milliseconds');
+    const { isValidQueueName } = await import('./queue/names.ts');
+    if (!isValidQueueName(queue)) throw new ConveyorError('INVALID_QUEUE_NAME', `queue name ${JSON.stringify(queue)} is invalid: use 1-64 characters of A-Z a-z 0-9 . _ -`);
+    return this.core.jobWaiter.waitFor(queue, id, timeoutMs);
+  }
+
+  /** Queues: counts, pause, resume. */
+  readonly queues = {
+    /** Every queue with its counts (waiting, active, delayed, completed, failed, dead, paused). */
+    list: (): Promise<QueueSummary[]> => this.core.inspector.listQueues(),
+    /** One queue with its counts; QUEUE_NOT_FOUND when no producer or worker has used it. */
+    get: async (queue: string): Promise<QueueSummary> => {
+      await this.core.inspector.requireQueue(queue);
+      return this.core.inspector.summary(queue);
+    },
+    /** Workers take no new jobs from it (producers can still enqueue). */
+    pause: (queue: string): Promise<void> => this.core.inspector.pause(queue),
+    resume: (queue: string): Promise<void> => this.core.inspector.resume(queue),
+  };
+
+  /** Dead letters: jobs that used up their attempts. */
+  readonly deadLetters = {
+    /** Newest first, paged; `match` keeps those whose error contains the text (case-insensitive). */
+    list: async (queue: string, { offset = 0, limit = 50, match }: { offset?: number; limit?: number; match?: string } = {}): Promise<Page<DeadLetter>> => {
+      const core = this.core;
+      await core.inspector.requireQueue(queue);
+      if (match === undefined) return core.deadLetters.list(queue, offset, limit);
+      const { selectDeadLetters } = await import('./queue/dead-letter-selection.ts');
+      const { selected } = await selectDeadLetters(core.deadLetters, queue, { match });
+      const ids = selected.slice(offset, offset + limit).map((s) => s.id);
+      const jobs = (await Promise.all(ids.map((i) => core.deadLetters.get(queue, i)))).filter((d): d is DeadLetter => d !== undefined);
+      return { jobs, total: selected.length, offset, limit };
+    },
+    get: (queue: string, id: string): Promise<DeadLetter | undefined> => this.core.deadLetters.get(queue, id),
+    /** Sends dead letters back to their queue with the same id, name, data and options. */
+    replay: (queue: string, selection: DeadLetterSelection, opts?: DeadLetterActionOptions): Promise<DeadLetterReport> => this.deadLetterAction(queue, 'replay', selection, opts),
+    /** Deletes dead letters for good. */
+    drop: (queue: string, selection: DeadLetterSelection, opts?: DeadLetterActionOptions): Promise<DeadLetterReport> => this.deadLetterAction(queue, 'drop', selection, opts),
+  };
+
+  private async deadLetterAction(queue: string, action: 'replay' | 'drop', selection: DeadLetterSelection, opts?: DeadLetterActionOptions): Promise<DeadLetterReport> {
+    const core = this.core;
+    const { actOnDeadLetters, parseSelection } = await import('./queue/dead-letter-actions.ts');
+    parseSelection(selection); // bad input is an error before any lookup
+    await core.inspector.requireQueue(queue);
+    return actOnDeadLetters(core.deadLetters, queue, action, selection, opts);
+  }
+
+  /** Cron schedules (BullMQ job schedulers). */
+  readonly schedules = {
+    /** Creates (created: true) or replaces a schedule: { queue, name, cron, tz?, data?, opts? }. A bad cron is INVALID_CRON. */
+    put: (id: string, schedule: { queue: string; name: string; cron: string; tz?: string; data?: unknown; opts?: JobOptions }): Promise<PutResult> => this.core.schedules.put(id, schedule),
+    get: (id: string): Promise<ScheduleView> => this.core.schedules.get(id),
+    list: (filter?: { queue?: string }): Promise<ScheduleView[]> => this.core.schedules.list(filter),
+    remove: (id: string): Promise<void> => this.core.schedules.remove(id),
+    pause: (id: string): Promise<ScheduleView> => this.core.schedules.pause(id),
+    resume: (id: string): Promise<ScheduleView> => this.core.schedules.resume(id),
+    /** Enqueues one job now with the schedule's name, data and options. */
+    run: (id: string): Promise<EnqueuedJob> => this.core.schedules.runNow(id),
+  };
+
+  /** Worker processes, from their heartbeats. */
+  readonly fleet = {
+    /** Live workers: host, pid, queues, busy/concurrency, counts, memory, lag, state. */
+    list: (): Promise<WorkerBeat[]> => this.core.fleet.list(),
+    /** Take no new jobs, finish the running ones ("all" = every live worker). Resolves with the ids addressed. */
+    quiet: (target: string): Promise<string[]> => this.fleetCommand('quiet', target),
+    /** Stop gracefully, as SIGTERM does. */
+    stop: (target: string): Promise<string[]> => this.fleetCommand('stop', target),
+  };
+
+  private fleetCommand(command: 'quiet' | 'stop', target: string): Promise<string[]> {
+    if (typeof target !== 'string' || target === '') throw new ConveyorError('INVALID_REQUEST', 'give a worker id or "all"');
+    return this.core.fleet.command(command, target, `library@${hostname()}:${process.pid}`);
+  }
+
+  /** Closes the connections; idempotent. Running enqueues finish first. */
+  close(): Promise<void> {
+    const core = cores.get(this);
+    return core ? core.close() : Promise.resolve();
+  }
+}
