@@ -24,10 +24,19 @@ export interface ConveyorProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
 
+export interface SpawnOptions {
+  /** Run the compiled CLI (`node bin/conveyor.js <kind> …args`, dist/) instead of the TypeScript sources. */
+  compiled?: boolean;
+  /** CLI arguments after the command (compiled only): ['--jobs', './jobs.mjs']. */
+  args?: readonly string[];
+  cwd?: string;
+}
+
 /** execArgv: extra node flags, e.g. ['--cpu-prof'] (which NODE_OPTIONS does not allow). */
-export function spawnConveyor(kind: ProcessKind, env: Record<string, string>, execArgv: readonly string[] = []): ConveyorProcess {
-  const proc = spawn(process.execPath, [...execArgv, '--import', 'tsx', join(ROOT, kind, 'main.ts')], {
-    cwd: ROOT,
+export function spawnConveyor(kind: ProcessKind, env: Record<string, string>, execArgv: readonly string[] = [], opts: SpawnOptions = {}): ConveyorProcess {
+  const argv = opts.compiled ? [...execArgv, join(ROOT, 'bin', 'conveyor.js'), kind, ...(opts.args ?? [])] : [...execArgv, '--import', 'tsx', join(ROOT, kind, 'main.ts')];
+  const proc = spawn(process.execPath, argv, {
+    cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
