@@ -1,6 +1,7 @@
 /** `conveyor jobs get|list` and `conveyor enqueue`: the Inspector and the Producer. */
 import { ConveyorError } from '../shared/errors.ts';
-import { JOB_STATES, type JobState, type JobView } from '../shared/queue/inspector.ts';
+import { JOB_STATES, type JobState } from '../shared/queue/job-state.ts';
+import type { JobView } from '../shared/queue/inspector.ts';
 import { intOption, jsonOption, str, type CommandSpec } from './command.ts';
 import { UsageError } from './exit-codes.ts';
 import { preview, table } from './output.ts';

@@ -1,6 +1,6 @@
 /** `conveyor migrate --from URL --to URL`: shared/migrate/migration.ts, with progress and a final report. */
 import { isValidQueueName } from '../shared/queue/names.ts';
-import { migrate, type MigrationReport } from '../shared/migrate/migration.ts';
+import type { MigrationReport } from '../shared/migrate/migration.ts';
 import { str, type CommandSpec } from './command.ts';
 import { UsageError } from './exit-codes.ts';
 import { table } from './output.ts';
@@ -62,6 +62,7 @@ export const migrateCommands: CommandSpec[] = [
       for (const q of queues ?? []) if (!isValidQueueName(q)) throw new UsageError(`--queues: "${q}" is not a valid queue name`);
       const [fromConfig, toConfig] = [ctx.configFor(fromUrl), ctx.configFor(toUrl)];
       const [from, to] = await Promise.all([ctx.openCore(fromConfig), ctx.openCore(toConfig)]);
+      const { migrate } = await import('../shared/migrate/migration.ts');
       const report = await migrate(
         { label: fromConfig.redis.redacted, ...from },
         { label: toConfig.redis.redacted, ...to },

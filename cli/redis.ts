@@ -5,9 +5,8 @@
  * `conveyor redis failover --yes`: shared/redis/sentinel-admin.ts's
  * triggerFailover, timed until the Sentinels agree on the new primary.
  */
-import { redisOverview, type RedisOverview } from '../shared/redis/redis-info.ts';
+import type { RedisOverview } from '../shared/redis/redis-info.ts';
 import type { NodeReplication } from '../shared/redis/replication-info.ts';
-import { triggerFailover } from '../shared/redis/sentinel-admin.ts';
 import { intOption, type CommandSpec } from './command.ts';
 import { UsageError } from './exit-codes.ts';
 import { table } from './output.ts';
@@ -52,6 +51,7 @@ export const redisCommands: CommandSpec[] = [
     details: 'On a Cluster, every node. JSON: {"endpoint", "kind", "nodes": [...], "sentinel"?, "failovers", "warnings"}.',
     async run(ctx) {
       const { conn } = await ctx.open();
+      const { redisOverview } = await import('../shared/redis/redis-info.ts');
       const overview = await redisOverview(conn, ctx.config.redis, { tlsCa: ctx.config.redisTlsCa });
       ctx.out.result(overview, () => describe(overview));
     },
@@ -72,6 +72,7 @@ export const redisCommands: CommandSpec[] = [
       if (opts.yes !== true) throw new UsageError('a failover interrupts writes for a moment: add --yes to go ahead');
       const timeoutMs = intOption(opts, 'timeout', 30, 1, 600) * 1000;
       if (ctx.config.redis.kind === 'sentinel') ctx.out.progress(`asking the Sentinels of ${ctx.config.redis.redacted} to fail over...`, { final: true });
+      const { triggerFailover } = await import('../shared/redis/sentinel-admin.ts');
       const r = await triggerFailover(ctx.config.redis, { tlsCa: ctx.config.redisTlsCa, timeoutMs });
       ctx.out.result(r, `failed over ${r.masterName}: ${r.from} -> ${r.to} in ${r.ms} ms`);
     },

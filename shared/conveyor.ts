@@ -20,7 +20,9 @@ import { configFromOptions, OPTION_VARIABLES, type ConfigOptions } from './confi
 import type { Logger } from './log.ts';
 import type { Core } from './core.ts';
 import type { AnyJobDefinition, DataOf, JobOptions, ResultOf } from './jobs/define-job.ts';
-import type { JobState, JobView, QueueSummary } from './queue/inspector.ts';
+import type { JobView, QueueSummary } from './queue/inspector.ts';
+import { JOB_STATES, type JobState } from './queue/job-state.ts';
+import { isValidQueueName } from './queue/names.ts';
 import type { DeadLetter, Page } from './queue/dead-letter.ts';
 import type { PutResult, ScheduleView } from './queue/schedules.ts';
 import type { WorkerBeat } from './queue/fleet.ts';
@@ -153,7 +155,6 @@ export class Conveyor {
 
   /** Jobs of a queue in one state, paged (offset 0, limit 50 by default; at most 500). */
   async listJobs(queue: string, { state, offset = 0, limit = 50 }: ListJobsOptions): Promise<Page<JobView>> {
-    const { JOB_STATES } = await import('./queue/inspector.ts');
     if (!JOB_STATES.includes(state)) throw new ConveyorError('INVALID_REQUEST', `state must be one of ${JOB_STATES.join(', ')}`);
     if (!Number.isInteger(offset) || offset < 0) throw new ConveyorError('INVALID_REQUEST', 'offset must be a whole number ≥ 0');
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ConveyorError('INVALID_REQUEST', 'limit must be a whole number from 1 to 500');
@@ -172,7 +173,6 @@ export class Conveyor {
     if (typeof queue !== 'string' || typeof id !== 'string') throw new ConveyorError('INVALID_REQUEST', 'waitFor takes an enqueued job ({ id, queue }) or a queue name and a job id');
     const timeoutMs = opts?.timeoutMs ?? 30_000;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new ConveyorError('INVALID_REQUEST', 'timeoutMs must be a positive number of milliseconds');
-    const { isValidQueueName } = await import('./queue/names.ts');
     if (!isValidQueueName(queue)) throw new ConveyorError('INVALID_QUEUE_NAME', `queue name ${JSON.stringify(queue)} is invalid: use 1-64 characters of A-Z a-z 0-9 . _ -`);
     return this.core.jobWaiter.waitFor(queue, id, timeoutMs);
   }

@@ -10,8 +10,9 @@ import { DeadLetters, iso, toDeadLetter, type Page } from './dead-letter.ts';
 import type { QueueSet } from './queue-set.ts';
 import { assertQueueName } from './producer.ts';
 
-export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'dead';
-export const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead'];
+import { JOB_STATES, type JobState } from './job-state.ts';
+
+export { JOB_STATES, type JobState };
 
 export interface QueueCounts {
   waiting: number;
