@@ -68,6 +68,11 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
+/** enqueue(job, data, opts?) for a definition; enqueue(queue, { name, data?, opts? }) for a queue name. */
+export type EnqueueArgs<T> = T extends string ? [job: JobInput] : [data: DataOf<T>, opts?: JobOptions];
+/** enqueueBulk(job, [data, …], opts?) for a definition; enqueueBulk(queue, [{ name, data?, opts? }, …]) for a queue name. */
+export type EnqueueBulkArgs<T> = T extends string ? [jobs: readonly JobInput[]] : [data: readonly DataOf<T>[], opts?: JobOptions];
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 const EXTRA_KEYS: ReadonlySet<string> = new Set(['jobs', 'logger', 'name']);
@@ -123,8 +128,8 @@ export class Conveyor {
   }
 
   /** Enqueues a typed job (its queue, schema and defaults), or a plain one on a queue. Invalid input writes nothing. */
-  enqueue<J extends AnyJobDefinition>(job: J, data: DataOf<J>, opts?: JobOptions): Promise<EnqueuedJob<ResultOf<J>>>;
-  enqueue(queue: string, job: JobInput): Promise<EnqueuedJob>;
+  // One signature, not overloads: a wrong payload's compile error then names the field.
+  enqueue<T extends AnyJobDefinition | string>(target: T, ...args: EnqueueArgs<T>): Promise<EnqueuedJob<T extends string ? unknown : ResultOf<T>>>;
   async enqueue(target: AnyJobDefinition | string, data?: unknown, opts?: JobOptions): Promise<EnqueuedJob> {
     const core = this.core;
     if (typeof target === 'string') return core.producer.enqueue(target, data);
@@ -137,8 +142,7 @@ export class Conveyor {
    * Enqueues many jobs on one queue atomically (all or none; at most BULK_MAX):
    * a typed job with a list of data, or plain jobs on a queue.
    */
-  enqueueBulk<J extends AnyJobDefinition>(job: J, data: readonly DataOf<J>[], opts?: JobOptions): Promise<{ ids: string[] }>;
-  enqueueBulk(queue: string, jobs: readonly JobInput[]): Promise<{ ids: string[] }>;
+  enqueueBulk<T extends AnyJobDefinition | string>(target: T, ...args: EnqueueBulkArgs<T>): Promise<{ ids: string[] }>;
   async enqueueBulk(target: AnyJobDefinition | string, items: readonly unknown[], opts?: JobOptions): Promise<{ ids: string[] }> {
     const core = this.core;
     if (typeof target === 'string') return core.producer.enqueueBulk(target, items);
