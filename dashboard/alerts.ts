@@ -31,27 +31,30 @@ export interface AlertInput {
   /** The window recentDead covers (minutes). */
   deadWindowMin: number;
   now?: number;
+  /** Where the dashboard is mounted: the links start with it (default '', the root). */
+  base?: string;
 }
 
 export function computeAlerts(input: AlertInput): Alert[] {
   const now = input.now ?? Date.now();
+  const b = esc(input.base ?? '');
   const out: Alert[] = [];
   for (const p of new Set(input.evictionPolicies)) {
     if (p && p !== 'noeviction') {
-      out.push({ tone: 'bad', html: `Redis <b>maxmemory-policy</b> is <code>${esc(p)}</code>: when memory fills up Redis evicts keys and jobs are lost without a trace. Set it to <code>noeviction</code>. <a href="/redis">Redis page</a>` });
+      out.push({ tone: 'bad', html: `Redis <b>maxmemory-policy</b> is <code>${esc(p)}</code>: when memory fills up Redis evicts keys and jobs are lost without a trace. Set it to <code>noeviction</code>. <a href="${b}/redis">Redis page</a>` });
     }
   }
   for (const q of input.queues) {
-    const link = `<a href="/queues/queue/${encodeURIComponent(`{${q.name}}`)}">${esc(q.name)}</a>`;
+    const link = `<a href="${b}/queues/queue/${encodeURIComponent(`{${q.name}}`)}">${esc(q.name)}</a>`;
     if (q.waiting > 0 && q.consumers === 0 && !q.paused) {
-      out.push({ tone: 'bad', html: `Queue ${link} has ${plural(q.waiting, 'waiting job')} and no live worker takes jobs from it. Start one with <code>QUEUES=${esc(q.name)}</code>, or check the <a href="/workers">workers</a> (a quiet worker takes none).` });
+      out.push({ tone: 'bad', html: `Queue ${link} has ${plural(q.waiting, 'waiting job')} and no live worker takes jobs from it. Start one with <code>QUEUES=${esc(q.name)}</code>, or check the <a href="${b}/workers">workers</a> (a quiet worker takes none).` });
     }
     if (q.oldestSince !== undefined && now - q.oldestSince > input.waitingThresholdMs) {
       out.push({ tone: 'warn', html: `Queue ${link}: the oldest waiting job has waited ${esc(duration(now - q.oldestSince))} (alert threshold ${esc(duration(input.waitingThresholdMs))}).${q.paused ? ' The queue is paused.' : ''}` });
     }
     // Growing: jobs died recently and are still there (all replayed or dropped: nothing to do).
     if (q.recentDead > 0 && q.dead > 0) {
-      out.push({ tone: 'warn', html: `Dead letters are growing in ${link}: ${plural(q.recentDead, 'job')} dead-lettered in the last ${input.deadWindowMin} min; ${plural(q.dead, 'dead letter')} now. <a href="/dead?queue=${encodeURIComponent(q.name)}">See them</a>` });
+      out.push({ tone: 'warn', html: `Dead letters are growing in ${link}: ${plural(q.recentDead, 'job')} dead-lettered in the last ${input.deadWindowMin} min; ${plural(q.dead, 'dead letter')} now. <a href="${b}/dead?queue=${encodeURIComponent(q.name)}">See them</a>` });
     }
   }
   return out;

@@ -1,6 +1,6 @@
 /**
- * Dashboard login: users and roles from the config, a signed session cookie,
- * a CSRF token per session, and the gates in front of every page.
+ * Dashboard login: users and roles from the config, a signed session cookie
+ * and a CSRF token per session (gates.ts puts them in front of every page).
  *
  * Roles: the DASHBOARD_USER is "admin" (sees and changes); each user of
  * DASHBOARD_READONLY_USERS is "read" (sees everything, changes nothing).
@@ -15,18 +15,24 @@
  * CSRF: the token is an HMAC of the session id, so it needs no storage and
  * dies with the session. Forms carry it as `_csrf`, scripts as the
  * `x-csrf-token` header; every request but GET/HEAD/OPTIONS (and the login
- * form itself) must carry it.
+ * form itself) must carry it. When the host app signs users in (identify),
+ * there is no session cookie: the "session id" is then a random id the
+ * browser keeps in the conveyor_csrf cookie, bound to the identified user.
+ *
+ * Every cookie is scoped to the dashboard's base path (mount.ts).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
-import { ConveyorError } from '../shared/errors.ts';
+import type { Request, Response } from 'express';
 import type { RedisConnection } from '../shared/redis/connections.ts';
 import { keys } from '../shared/queue/names.ts';
+import { cookiePath } from './mount.ts';
 
 export const SESSION_COOKIE = 'conveyor_session';
 export const SESSION_TTL_MS = 12 * 3600_000;
 export const CSRF_FIELD = '_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
+/** The browser's id for CSRF tokens when the host app identifies users (no session cookie then). */
+export const CSRF_COOKIE = 'conveyor_csrf';
 
 export type Role = 'admin' | 'read';
 
@@ -151,89 +157,15 @@ export function isHttps(req: Request): boolean {
   return req.secure || String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() === 'https';
 }
 
+/** The options of every cookie the dashboard sets: script cannot read it, other sites cannot send it, and only the dashboard's paths get it. */
+export function cookieOptions(req: Request, res: Response) {
+  return { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: cookiePath(res) } as const;
+}
+
 export function setSessionCookie(req: Request, res: Response, value: string): void {
-  res.cookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: '/', maxAge: SESSION_TTL_MS });
+  res.cookie(SESSION_COOKIE, value, { ...cookieOptions(req, res), maxAge: SESSION_TTL_MS });
 }
 
 export function clearSessionCookie(req: Request, res: Response): void {
-  res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: '/' });
-}
-
-/** Where a login may send the browser back to: a path on this site only. */
-export function safeNext(next: unknown): string {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  return next;
-}
-
-/** Requests that want JSON (bull-board's API, fetch calls) get JSON errors; pages get redirects and HTML. */
-export function wantsJson(req: Request): boolean {
-  if (/\/api(\/|$)/.test(req.path)) return true;
-  const accept = req.headers.accept ?? '';
-  return accept.includes('application/json') && !accept.includes('text/html');
-}
-
-export function sessionOf(res: Response): Session {
-  return res.locals.session as Session;
-}
-
-/** The gate: lets a request through with a valid session, else 401 JSON (or for a non-GET) or a redirect to /login. */
-export function requireSession(keeper: SessionKeeper) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const session = await keeper.check(readCookie(req, SESSION_COOKIE));
-    if (session) {
-      res.locals.session = session;
-      res.locals.csrf = keeper.csrfToken(session);
-      next();
-      return;
-    }
-    if (wantsJson(req) || !['GET', 'HEAD'].includes(req.method)) {
-      const err = new ConveyorError('UNAUTHORIZED', 'Log in to the dashboard first (POST /login).');
-      res.status(401).json({ error: { code: err.code, message: err.message } });
-      return;
-    }
-    res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
-  };
-}
-
-/**
- * Without configured users (the dashboard then listens on 127.0.0.1 only)
- * every visitor is one local admin; the CSRF token still guards against web
- * pages that make the browser post to localhost.
- */
-export function localSession(keeper: SessionKeeper) {
-  const session: Session = { sid: randomBytes(16).toString('base64url'), user: 'local', role: 'admin', exp: Number.MAX_SAFE_INTEGER };
-  const csrf = keeper.csrfToken(session);
-  return (_req: Request, res: Response, next: NextFunction): void => {
-    res.locals.session = session;
-    res.locals.csrf = csrf;
-    next();
-  };
-}
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** Every state-changing request carries the session's CSRF token (form field or header). */
-export function requireCsrf(req: Request, res: Response, next: NextFunction): void {
-  if (SAFE_METHODS.has(req.method)) {
-    next();
-    return;
-  }
-  const expected = res.locals.csrf as string | undefined;
-  const header = req.headers[CSRF_HEADER];
-  const field = (req.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
-  const given = typeof header === 'string' ? header : typeof field === 'string' ? field : '';
-  if (!expected || !given || !safeEqual(given, expected)) {
-    next(new ConveyorError('CSRF_TOKEN_INVALID', 'This action came without a valid CSRF token. Reload the page and try again.'));
-    return;
-  }
-  next();
-}
-
-/** Read-only users see everything and change nothing (logout aside). */
-export function requireWriter(req: Request, res: Response, next: NextFunction): void {
-  if (SAFE_METHODS.has(req.method) || sessionOf(res).role === 'admin') {
-    next();
-    return;
-  }
-  next(new ConveyorError('READ_ONLY_USER', `"${sessionOf(res).user}" is a read-only user: it can look at everything but change nothing.`));
+  res.clearCookie(SESSION_COOKIE, cookieOptions(req, res));
 }

@@ -1,6 +1,7 @@
 /**
  * What every page handler gets: the data objects of shared/ (built once per
- * app), who is asking, the audit trail and the flash message.
+ * router), who is asking and where the dashboard is mounted, the audit trail
+ * and the flash message.
  */
 import type { Request, Response } from 'express';
 import type { Logger } from '../shared/log.ts';
@@ -12,7 +13,9 @@ import type { DeadLetterGroups } from '../shared/queue/dead-letter-groups.ts';
 import type { JobSearch } from '../shared/queue/search.ts';
 import type { Schedules } from '../shared/queue/schedules.ts';
 import type { RedisTarget } from '../shared/config/redis-url.ts';
-import { isHttps, sessionOf } from './auth.ts';
+import { cookieOptions } from './auth.ts';
+import { sessionOf } from './gates.ts';
+import { stateOf } from './mount.ts';
 import type { Viewer } from './pages/layout.ts';
 
 export interface BoardData {
@@ -28,18 +31,25 @@ export interface BoardData {
   redisTlsCa: string | undefined;
 }
 
+/**
+ * Who signs users in: Conveyor's own login (configured users), the host app
+ * the router is mounted in (identify), or nobody (everyone is the local admin).
+ */
+export type SignIn = 'login' | 'host' | 'none';
+
 export interface BoardContext {
   data: BoardData;
   log: Logger;
-  /** Login configured (logout button shown). */
-  loginEnabled: boolean;
+  /** 'login' shows the logout button. */
+  signIn: SignIn;
   /** Overview alert: oldest waiting job older than this. */
   alertWaitingMs: number;
 }
 
 export function viewerOf(ctx: BoardContext, res: Response): Viewer {
   const s = sessionOf(res);
-  return { user: s.user, role: s.role, csrf: res.locals.csrf as string, logout: ctx.loginEnabled };
+  const { base, csrf } = stateOf(res);
+  return { user: s.user, role: s.role, csrf: csrf ?? '', logout: ctx.signIn === 'login', base };
 }
 
 /**
@@ -47,7 +57,7 @@ export function viewerOf(ctx: BoardContext, res: Response): Viewer {
  * but a failed write only logs: the action itself already happened.
  */
 export async function audit(ctx: BoardContext, req: Request, res: Response, entry: Omit<AuditEntry, 'at' | 'user' | 'role' | 'ip'>): Promise<void> {
-  const s = res.locals.session as { user: string; role: 'admin' | 'read' } | undefined;
+  const s = stateOf(res).session;
   await ctx.data.audit
     .record({ ...entry, user: s?.user ?? 'anonymous', role: s?.role ?? 'read', ip: req.ip })
     .catch((err: unknown) => ctx.log.warn({ err: String(err), action: entry.action }, 'could not write the audit entry'));
@@ -58,7 +68,7 @@ const FLASH_COOKIE = 'conveyor_flash';
 /** A one-time message for the next page (after a POST → redirect). */
 export function setFlash(req: Request, res: Response, text: string, tone: 'good' | 'bad' = 'good'): void {
   const value = Buffer.from(JSON.stringify({ text: text.slice(0, 300), tone })).toString('base64url');
-  res.cookie(FLASH_COOKIE, value, { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: '/', maxAge: 60_000 });
+  res.cookie(FLASH_COOKIE, value, { ...cookieOptions(req, res), maxAge: 60_000 });
 }
 
 export function takeFlash(req: Request, res: Response): { text: string; tone: 'good' | 'bad' } | undefined {
@@ -66,7 +76,7 @@ export function takeFlash(req: Request, res: Response): { text: string; tone: 'g
   if (!raw) return undefined;
   // A page fetched by the live refresh must not eat the message.
   if (req.headers['sec-fetch-mode'] === 'cors') return undefined;
-  res.clearCookie(FLASH_COOKIE, { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: '/' });
+  res.clearCookie(FLASH_COOKIE, cookieOptions(req, res));
   try {
     const f = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { text?: unknown; tone?: unknown };
     return typeof f.text === 'string' ? { text: f.text, tone: f.tone === 'bad' ? 'bad' : 'good' } : undefined;

@@ -51,6 +51,8 @@ export function boardDeps(conveyor: Conveyor, logger?: Logger): AppDeps {
     maxPayloadBytes: config.maxPayloadBytes,
     alertWaitingMs: config.dashboardAlertWaitingMs,
     auth: loginOf(config),
+    schedules: core.schedules,
+    fleet: core.fleet,
   };
 }
 

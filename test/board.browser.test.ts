@@ -3,8 +3,10 @@
  * against a real worker process: log in, overview counts, bull-board, replay
  * two dead letters and see them complete, search by data, quiet the worker,
  * a bad cron shown inline, log out; without a session nothing opens and no
- * action runs; a POST without the CSRF token is refused. A screenshot of
- * every page goes to test-artifacts/.
+ * action runs; a POST without the CSRF token is refused. Then the board
+ * mounted under a prefix of another express app, behind that app's login:
+ * through its links, bull-board and one action in each, nothing leaving the
+ * prefix. A screenshot of every page goes to test-artifacts/.
  *
  * Chromium is required: in CI (CI set) a missing /usr/bin/chromium fails the
  * test; elsewhere the test is skipped with a note.
@@ -16,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
 import { openCore, testConfig, uniqueQueue, type Core } from '../shared/testing/fixtures.ts';
@@ -23,7 +26,9 @@ import { spawnConveyor, type ConveyorProcess } from '../shared/testing/processes
 import { waitFor } from '../shared/testing/wait-for.ts';
 import { silentLogger } from '../shared/log.ts';
 import { Schedules } from '../shared/queue/schedules.ts';
+import { AuditLog } from '../shared/audit.ts';
 import { createApp } from '../dashboard/app.ts';
+import { dashboardRouter, type Identity } from '../dashboard/router.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -232,4 +237,138 @@ test('the board end to end in Chromium', { skip: haveChromium ? false : `${CHROM
 
   assert.deepEqual(problems, [], 'no script error and no CSP violation on any page');
   await context.close();
+});
+
+test('the board mounted under a prefix of another app, behind its login, in Chromium', { skip: haveChromium ? false : `${CHROMIUM} not installed (CI fails instead)` }, async () => {
+  const PREFIX = '/admin/conveyor';
+  const q = uniqueQueue('mounted');
+  await core.producer.enqueue(q, { name: 'noop', data: { mounted: true } });
+  const auditLog = new AuditLog(core.conn);
+
+  // The host: its own pages, its own login (a cookie naming the user), and the dashboard under PREFIX.
+  const users: Record<string, Identity> = { alice: { user: 'alice', role: 'admin' }, bob: { user: 'bob', role: 'read' } };
+  const signedIn = new WeakMap<Request, string>();
+  const localPath = (v: unknown) => (typeof v === 'string' && v.startsWith('/') && !v.startsWith('//') ? v : '/');
+  const host = express();
+  host.get('/host/login', (req, res) => {
+    res.type('html').send(`<!doctype html><title>Host login</title><link rel="icon" href="data:,"><a id="as-alice" href="/host/sign-in?user=alice&amp;next=${encodeURIComponent(localPath(req.query.next))}">Sign in as alice</a>`);
+  });
+  host.get('/host/sign-in', (req, res) => {
+    res.cookie('host_user', String(req.query.user), { path: '/', httpOnly: true, sameSite: 'lax' });
+    res.redirect(302, localPath(req.query.next));
+  });
+  const requireLogin = (req: Request, res: Response, next: NextFunction) => {
+    const name = /(?:^|;\s*)host_user=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ?? '';
+    if (!users[name]) {
+      res.redirect(302, `/host/login?next=${encodeURIComponent(req.originalUrl)}`);
+      return;
+    }
+    signedIn.set(req, name);
+    next();
+  };
+  host.use(PREFIX, requireLogin, dashboardRouter({ queues: core.queues, inspector: core.inspector, logger: silentLogger, redisLabel: redis.url, boardRefreshMs: 0, identify: (req) => users[signedIn.get(req) ?? ''] }));
+  const hostServer = host.listen(0, '127.0.0.1');
+  await new Promise((r) => hostServer.once('listening', r));
+  const origin = `http://127.0.0.1:${(hostServer.address() as AddressInfo).port}`;
+  const at = (path: string) => `${origin}${PREFIX}${path}`;
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  try {
+    const page = await context.newPage();
+    const problems: string[] = [];
+    const outside: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/fonts\.googleapis|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED/.test(m.text() + (m.location().url ?? ''))) problems.push(`console: ${m.text()} (${m.location().url})`);
+    });
+    // Every request the pages make (links, assets, bull-board's API, the scripts' fetches) stays under the prefix; the host's login pages aside.
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.origin === origin && !u.pathname.startsWith(`${PREFIX}/`) && u.pathname !== PREFIX && !u.pathname.startsWith('/host/')) outside.push(`${r.method()} ${u.pathname}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && new URL(r.url()).pathname.startsWith(PREFIX)) problems.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('dialog', (d) => void d.accept());
+
+    // The host's login, then back to the page asked for.
+    await page.goto(at('/workers'));
+    assert.match(page.url(), /\/host\/login\?next=/);
+    await Promise.all([page.waitForURL(at('/workers')), page.click('#as-alice')]);
+    await shot(page, 'mounted-01-workers');
+
+    // Every page through the navigation bar, and the brand back to the overview.
+    for (const [label, path] of [['Overview', '/'], ['Dead letters', '/dead'], ['Search', '/search'], ['Schedules', '/schedules'], ['Redis', '/redis'], ['Audit log', '/audit'], ['Workers', '/workers']] as const) {
+      await Promise.all([page.waitForURL(at(path)), page.click(`header nav a:text-is("${label}")`)]);
+      assert.equal(await page.locator('h1').first().innerText(), label, path);
+      assert.equal(await page.locator('header .user').innerText(), 'alice');
+    }
+    await Promise.all([page.waitForURL(at('/')), page.click('header a.brand')]);
+    assert.equal(await page.locator('header form[action$="/logout"]').count(), 0, 'the host signs users out, not Conveyor');
+    await shot(page, 'mounted-02-overview');
+
+    // bull-board from the queue's link: inside Conveyor's bar, every link of which stays under the prefix.
+    await Promise.all([page.waitForURL(at(`/queues/queue/${encodeURIComponent(`{${q}}`)}`)), page.click(`tr[data-queue="${q}"] a:text-is("${q}")`)]);
+    await page.locator('#conveyor-bar').waitFor();
+    const barLinks = await page.locator('#conveyor-bar a').evaluateAll((els) => els.map((e) => e.getAttribute('href') ?? ''));
+    assert.ok(barLinks.length >= 9 && barLinks.every((h) => h.startsWith(`${PREFIX}/`)), barLinks.join(' '));
+    assert.equal(await page.locator('#conveyor-bar .cv-user').innerText(), 'alice');
+    assert.equal(await page.locator('#conveyor-bar button').count(), 0);
+    await page.locator('text=/waiting/i').first().waitFor();
+
+    // An action in bull-board's own UI: pause the queue (its API under the prefix, the CSRF header from the bridge).
+    await page.locator('button[class*="trigger-"]').click();
+    await page.getByText('Pause', { exact: true }).click();
+    const [paused] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'PUT' && r.url() === at(`/queues/api/queues/${encodeURIComponent(`{${q}}`)}/pause`)),
+      page.getByRole('button', { name: 'Confirm' }).click(),
+    ]);
+    assert.equal(paused.status(), 200);
+    assert.equal((await core.inspector.summary(q)).paused, true);
+    await page.getByText('[ Paused ]').first().waitFor();
+    await waitFor('the board pause audited for alice', async () => (await auditLog.list(0, 100)).entries.some((e) => e.action === 'board.put' && e.queue === q && e.user === 'alice'));
+    await shot(page, 'mounted-03-bull-board-paused', false);
+
+    // Back through the bar; resume with Conveyor's own form.
+    await Promise.all([page.waitForURL(at('/')), page.click('#conveyor-bar nav a:text-is("Overview")')]);
+    await Promise.all([page.waitForURL(at('/')), page.click(`tr[data-queue="${q}"] button:has-text("Resume")`)]);
+    assert.match(await page.locator('.flash').innerText(), new RegExp(`Resumed "${q}"`));
+    assert.equal((await core.inspector.summary(q)).paused, false);
+    const resumed = (await auditLog.list(0, 100)).entries.find((e) => e.action === 'queue.resume' && e.queue === q);
+    assert.equal(resumed?.user, 'alice');
+
+    // The schedule form's script asks for its preview under the prefix too.
+    await Promise.all([page.waitForURL(at('/schedules')), page.click('header nav a:text-is("Schedules")')]);
+    await Promise.all([page.waitForURL(at('/schedules/new')), page.click('a:has-text("New schedule")')]);
+    await Promise.all([
+      page.waitForResponse((r) => r.url().startsWith(at('/schedules/preview?'))),
+      page.fill('#f-cron', '61 * * * *'),
+    ]);
+    assert.match(await page.locator('[data-cron-preview].error').innerText(), /61/);
+    await shot(page, 'mounted-04-schedule-preview');
+
+    await Promise.all([page.waitForURL(at('/audit')), page.click('header nav a:text-is("Audit log")')]);
+    assert.ok((await page.locator('tr[data-action="queue.resume"]', { hasText: 'alice' }).count()) > 0);
+
+    // A read user of the host: no buttons, read-only in both bars.
+    const bob = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      await bob.addCookies([{ name: 'host_user', value: 'bob', url: origin }]);
+      const p2 = await bob.newPage();
+      await p2.goto(at('/'));
+      assert.equal(await p2.locator('form[action*="/queue-actions/"]').count(), 0);
+      assert.match(await p2.locator('header .who').innerText(), /bob\s+read-only/);
+      await p2.goto(at('/queues'));
+      assert.equal(await p2.locator('#conveyor-bar .cv-user').innerText(), 'bob (read-only)');
+    } finally {
+      await bob.close();
+    }
+
+    assert.deepEqual(outside, [], 'no request left the prefix');
+    assert.deepEqual(problems, [], 'no script error, CSP violation or failed request under the prefix');
+  } finally {
+    await context.close();
+    hostServer.closeAllConnections();
+    await new Promise((r) => hostServer.close(r));
+  }
 });

@@ -26,6 +26,7 @@ export function auditRoutes(ctx: BoardContext): Router {
   router.get('/audit', async (req: Request, res: Response) => {
     const offset = queryInt(req, 'offset', 0);
     const { entries, total } = await ctx.data.audit.list(offset, PAGE);
+    const viewer = viewerOf(ctx, res);
     const rows = entries.map((e) => `<tr data-action="${esc(e.action)}">
 <td class="nowrap">${time(e.at)}</td>
 <td>${esc(e.user)} ${e.role === 'read' ? badge('read-only', 'info') : ''}<span class="secondary mono">${esc(e.ip ?? '')}</span></td>
@@ -34,8 +35,8 @@ export function auditRoutes(ctx: BoardContext): Router {
 <td>${badge(e.outcome, OUTCOME[e.outcome] ?? 'neutral')}</td></tr>`);
     const body = total === 0
       ? `<div class="card">${empty('Nothing recorded yet', 'Every change made here (pause, replay, drop, quiet, stop, schedule edits, actions on the queue board) and every login is recorded with who, what and when.')}</div>`
-      : `<div class="card flush"><div class="table-wrap"><table class="audit"><thead><tr><th>When</th><th>Who</th><th>Action</th><th>On</th><th>Outcome</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>${pager('/audit', {}, offset, PAGE, total)}</div>`;
-    res.type('html').send(page({ title: 'Audit log', current: '/audit', viewer: viewerOf(ctx, res) }, `${heading('Audit log', `Who changed what, newest first. Kept in Redis, the last ${num(ctx.data.audit.cap)} entries.`)}${body}`));
+      : `<div class="card flush"><div class="table-wrap"><table class="audit"><thead><tr><th>When</th><th>Who</th><th>Action</th><th>On</th><th>Outcome</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>${pager(`${viewer.base}/audit`, {}, offset, PAGE, total)}</div>`;
+    res.type('html').send(page({ base: viewer.base, title: 'Audit log', current: '/audit', viewer }, `${heading('Audit log', `Who changed what, newest first. Kept in Redis, the last ${num(ctx.data.audit.cap)} entries.`)}${body}`));
   });
   return router;
 }

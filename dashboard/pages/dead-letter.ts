@@ -9,18 +9,20 @@ import { Router, type Request, type Response } from 'express';
 import { ConveyorError } from '../../shared/errors.ts';
 import { assertQueueName } from '../../shared/queue/producer.ts';
 import type { DeadLetter } from '../../shared/queue/dead-letter.ts';
+import { bullName } from '../../shared/queue/names.ts';
 import { audit, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
+import { baseOf } from '../mount.ts';
 import { badge, esc, jsonBlock, num, time, when } from './format.ts';
-import { canWrite, csrfField, heading, page, type Viewer } from './layout.ts';
+import { boardQueueHref, canWrite, csrfField, heading, page, type Viewer } from './layout.ts';
 
 function actions(d: DeadLetter, viewer: Viewer): string {
   if (!canWrite(viewer)) return '';
-  const base = `/dead/${encodeURIComponent(d.queue)}/${encodeURIComponent(d.id)}`;
-  return `<form method="post" action="${esc(base)}/replay" class="inline" data-confirm="Replay ${esc(d.id)}? It goes back to ${esc(d.queue)} and runs again.">${csrfField(viewer)}<button class="btn primary">Replay</button></form>
-<form method="post" action="${esc(base)}/drop" class="inline" data-confirm="Drop ${esc(d.id)} for good?">${csrfField(viewer)}<button class="btn danger">Drop</button></form>`;
+  const here = `${viewer.base}/dead/${encodeURIComponent(d.queue)}/${encodeURIComponent(d.id)}`;
+  return `<form method="post" action="${esc(here)}/replay" class="inline" data-confirm="Replay ${esc(d.id)}? It goes back to ${esc(d.queue)} and runs again.">${csrfField(viewer)}<button class="btn primary">Replay</button></form>
+<form method="post" action="${esc(here)}/drop" class="inline" data-confirm="Drop ${esc(d.id)} for good?">${csrfField(viewer)}<button class="btn danger">Drop</button></form>`;
 }
 
-export function deadLetterBody(d: DeadLetter): string {
+export function deadLetterBody(d: DeadLetter, base: string): string {
   const attempts = d.stacktrace.length === 0
     ? '<p class="muted">No stack trace was kept for this job.</p>'
     : d.stacktrace
@@ -29,7 +31,7 @@ export function deadLetterBody(d: DeadLetter): string {
   const allowed = d.opts.attempts;
   return `<div class="grid">
 <div class="card"><h2>Summary</h2><dl class="facts">
-<dt>Queue</dt><dd><a href="/queues/queue/${encodeURIComponent(`{${d.queue}}`)}">${esc(d.queue)}</a></dd>
+<dt>Queue</dt><dd><a href="${esc(boardQueueHref(base, bullName(d.queue)))}">${esc(d.queue)}</a></dd>
 <dt>Job name</dt><dd class="mono">${esc(d.name)}</dd>
 <dt>Attempts</dt><dd>${num(d.attemptsMade)}${allowed ? ` of ${num(allowed)}` : ''}</dd>
 <dt>Created</dt><dd>${time(d.createdAt)}</dd>
@@ -55,8 +57,8 @@ export function deadLetterDetailRoutes(ctx: BoardContext): Router {
     const viewer = viewerOf(ctx, res);
     res.type('html').send(
       page(
-        { title: `Dead letter ${id}`, current: '/dead', viewer, flash: takeFlash(req, res) },
-        `<p class="muted"><a href="/dead">← Dead letters</a></p>${heading(`Dead letter ${id}`, `${badge('dead', 'bad')} in <b>${esc(queue)}</b> · ${esc(d.name)}`, actions(d, viewer))}${deadLetterBody(d)}`,
+        { base: viewer.base, title: `Dead letter ${id}`, current: '/dead', viewer, flash: takeFlash(req, res) },
+        `<p class="muted"><a href="${esc(viewer.base)}/dead">← Dead letters</a></p>${heading(`Dead letter ${id}`, `${badge('dead', 'bad')} in <b>${esc(queue)}</b> · ${esc(d.name)}`, actions(d, viewer))}${deadLetterBody(d, viewer.base)}`,
       ),
     );
   });
@@ -70,7 +72,7 @@ export function deadLetterDetailRoutes(ctx: BoardContext): Router {
       const ok = r.done.length === 1;
       await audit(ctx, req, res, { action: `dead.${action}`, queue, jobs: [`${queue}:${id}`], count: r.done.length, outcome: ok ? 'ok' : 'failed', detail: ok ? undefined : 'already gone' });
       setFlash(req, res, ok ? `${action === 'replay' ? 'Replayed' : 'Dropped'} ${id} (${queue}).` : `${id} was no longer a dead letter.`, ok ? 'good' : 'bad');
-      res.redirect(303, '/dead');
+      res.redirect(303, `${baseOf(res)}/dead`);
     });
   }
 

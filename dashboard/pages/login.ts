@@ -7,18 +7,18 @@ import {
   clearSessionCookie,
   readCookie,
   safeEqual,
-  safeNext,
   setSessionCookie,
   type SessionKeeper,
 } from '../auth.ts';
+import { baseOf, safeNext, stateOf } from '../mount.ts';
 import type { LoginLimiter } from '../login-limiter.ts';
 import { audit, type BoardContext } from '../context.ts';
 import { esc, page } from './layout.ts';
 
-export function loginPage(next: string, error?: string): string {
+export function loginPage(base: string, next: string, error?: string): string {
   return page(
-    { title: 'Log in' },
-    `<div class="login-wrap"><form class="card login" method="post" action="/login">
+    { base, title: 'Log in' },
+    `<div class="login-wrap"><form class="card login" method="post" action="${esc(base)}/login">
   <h1>Log in to Conveyor</h1>
   ${error ? `<div class="flash bad" role="alert">${esc(error)}</div>` : ''}
   <input type="hidden" name="next" value="${esc(next)}">
@@ -34,25 +34,27 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   router.get('/login', async (req: Request, res: Response) => {
+    const base = baseOf(res);
     // Already logged in: go straight on.
     if (await keeper.check(readCookie(req, SESSION_COOKIE))) {
-      res.redirect(302, safeNext(req.query.next));
+      res.redirect(302, safeNext(req.query.next, base));
       return;
     }
-    res.type('html').send(loginPage(safeNext(req.query.next)));
+    res.type('html').send(loginPage(base, safeNext(req.query.next, base)));
   });
 
   router.post('/login', form, async (req: Request, res: Response) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const user = typeof body.user === 'string' ? body.user.slice(0, 128) : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const next = safeNext(body.next);
+    const base = baseOf(res);
+    const next = safeNext(body.next, base);
     const ip = req.ip ?? 'unknown';
     const wait = await limiter.retryAfterMs(ip, user);
     if (wait > 0) {
       const err = new ConveyorError('LOGIN_RATE_LIMITED', `Too many failed logins. Try again in ${Math.ceil(wait / 60_000)} min.`);
       await audit(ctx, req, res, { action: 'login.limited', target: user, outcome: 'refused' });
-      res.status(err.status).set('Retry-After', String(Math.ceil(wait / 1000))).type('html').send(loginPage(next, err.message));
+      res.status(err.status).set('Retry-After', String(Math.ceil(wait / 1000))).type('html').send(loginPage(base, next, err.message));
       return;
     }
     const role = keeper.checkLogin(user, password);
@@ -60,14 +62,14 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
       await limiter.fail(ip, user);
       ctx.log.warn({ user, ip }, 'dashboard login failed');
       await audit(ctx, req, res, { action: 'login.failed', target: user, outcome: 'refused' });
-      res.status(401).type('html').send(loginPage(next, 'Wrong user or password.'));
+      res.status(401).type('html').send(loginPage(base, next, 'Wrong user or password.'));
       return;
     }
     await limiter.succeed(ip);
     const { value, session } = keeper.issue(user, role);
     setSessionCookie(req, res, value);
     ctx.log.info({ user, role, ip }, 'dashboard login');
-    res.locals.session = session;
+    stateOf(res).session = session;
     await audit(ctx, req, res, { action: 'login', outcome: 'ok' });
     res.redirect(303, next);
   });
@@ -81,12 +83,12 @@ export function loginRoutes(ctx: BoardContext, keeper: SessionKeeper, limiter: L
         throw new ConveyorError('CSRF_TOKEN_INVALID', 'Logout came without a valid CSRF token. Reload the page and try again.');
       }
       await keeper.revoke(session);
-      res.locals.session = session;
+      stateOf(res).session = session;
       ctx.log.info({ user: session.user }, 'dashboard logout');
       await audit(ctx, req, res, { action: 'logout', outcome: 'ok' });
     }
     clearSessionCookie(req, res);
-    res.redirect(303, '/login');
+    res.redirect(303, `${baseOf(res)}/login`);
   });
 
   return router;

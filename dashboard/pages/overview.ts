@@ -10,15 +10,11 @@ import { oldestWaiting } from '../../shared/queue/oldest-waiting.ts';
 import { replicationInfo } from '../../shared/redis/replication-info.ts';
 import type { Throughput, WorkerBeat } from '../../shared/queue/fleet.ts';
 import { audit, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
+import { baseOf } from '../mount.ts';
 import { alertsHtml, computeAlerts, type QueueHealth } from '../alerts.ts';
 import { throughputChart, sparkline } from './chart.ts';
 import { badge, duration, esc, num, time } from './format.ts';
-import { canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';
-
-/** bull-board's page of one BullMQ queue (its names are "{queue}" and "{queue}.dead"). */
-export function boardQueueHref(bullQueueName: string): string {
-  return `/queues/queue/${encodeURIComponent(bullQueueName)}`;
-}
+import { boardQueueHref, canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';
 
 const DEAD_WINDOW_MIN = 15;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -42,13 +38,14 @@ function queueRow(q: QueueSummary, d: OverviewData, viewer: Viewer): string {
   const hourP = t ? sum(t.processed) : 0;
   const hourF = t ? sum(t.failed) : 0;
   const action = q.paused ? 'resume' : 'pause';
+  const b = esc(viewer.base);
   const actions = canWrite(viewer)
-    ? `<form method="post" action="/queue-actions/${encodeURIComponent(q.name)}/${action}" class="inline">${csrfField(viewer)}<button class="btn small${q.paused ? ' primary' : ''}" type="submit">${q.paused ? 'Resume' : 'Pause'}</button></form>`
+    ? `<form method="post" action="${b}/queue-actions/${encodeURIComponent(q.name)}/${action}" class="inline">${csrfField(viewer)}<button class="btn small${q.paused ? ' primary' : ''}" type="submit">${q.paused ? 'Resume' : 'Pause'}</button></form>`
     : '';
   return `<tr data-queue="${esc(q.name)}">
-<td><a href="${esc(boardQueueHref(bullName(q.name)))}">${esc(q.name)}</a> ${q.paused ? badge('paused', 'warn') : ''}</td>
+<td><a href="${esc(boardQueueHref(viewer.base, bullName(q.name)))}">${esc(q.name)}</a> ${q.paused ? badge('paused', 'warn') : ''}</td>
 ${cell(q.counts.waiting)}${cell(q.counts.active)}${cell(q.counts.delayed)}${cell(q.counts.failed, 'bad-text')}
-<td class="num${q.counts.dead === 0 ? ' zero' : ''}">${q.counts.dead > 0 ? `<a class="bad-text" href="/dead?queue=${encodeURIComponent(q.name)}">${num(q.counts.dead)}</a>` : '0'}</td>
+<td class="num${q.counts.dead === 0 ? ' zero' : ''}">${q.counts.dead > 0 ? `<a class="bad-text" href="${b}/dead?queue=${encodeURIComponent(q.name)}">${num(q.counts.dead)}</a>` : '0'}</td>
 <td class="num">${since === undefined ? '<span class="faint">—</span>' : `<span title="oldest waiting job ready since ${esc(new Date(since).toISOString())}">${esc(duration(d.now - since))}</span>`}</td>
 <td class="num hide-phone">${t ? sparkline(t.processed, t.failed) : ''} <span class="secondary">${num(hourP)} ok${hourF ? ` · <span class="bad-text">${num(hourF)} failed</span>` : ''}</span></td>
 <td class="num">${consumers === 0 ? `<span class="${q.counts.waiting > 0 && !q.paused ? 'bad-text' : 'faint'}">0</span>` : num(consumers)}</td>
@@ -116,18 +113,19 @@ export function overviewRoutes(ctx: BoardContext): Router {
       consumers: workers.filter((w) => w.state === 'running' && w.queues.includes(q.name)).length,
       recentDead: sum(throughput.byQueue.get(q.name)?.dead.slice(-DEAD_WINDOW_MIN) ?? []),
     }));
+    const viewer = viewerOf(ctx, res);
     const alerts = computeAlerts({
       queues: health,
       evictionPolicies: nodes.filter((n) => n.role === 'master').map((n) => n.maxmemoryPolicy),
       waitingThresholdMs: ctx.alertWaitingMs,
       deadWindowMin: DEAD_WINDOW_MIN,
       now,
+      base: viewer.base,
     });
-    const viewer = viewerOf(ctx, res);
     const live = '<button type="button" class="btn subtle small live" data-live-toggle><span class="dot"></span><span data-live-label>Live</span></button>';
     res.type('html').send(
       page(
-        { title: 'Overview', current: '/', viewer, flash: takeFlash(req, res) },
+        { base: viewer.base, title: 'Overview', current: '/', viewer, flash: takeFlash(req, res) },
         `${heading('Overview', `Every queue at a glance · as of ${time(now, now)}`, live)}<div id="overview" data-live="5">${overviewBody(d, viewer, alertsHtml(alerts))}</div>`,
       ),
     );
@@ -144,7 +142,7 @@ export function overviewRoutes(ctx: BoardContext): Router {
     else await data.inspector.resume(queue);
     await audit(ctx, req, res, { action: `queue.${action}`, queue, outcome: 'ok' });
     setFlash(req, res, action === 'pause' ? `Paused "${queue}": workers take no new jobs from it until you resume it.` : `Resumed "${queue}".`);
-    res.redirect(303, '/');
+    res.redirect(303, `${baseOf(res)}/`);
   });
 
   return router;

@@ -71,6 +71,7 @@ function failoversCard(o: RedisOverview): string {
 export function redisRoutes(ctx: BoardContext): Router {
   const router = Router();
   router.get('/redis', async (_req: Request, res: Response) => {
+    const viewer = viewerOf(ctx, res);
     const { queues, redisTarget, redisTlsCa } = ctx.data;
     const target: RedisTarget = redisTarget ?? { kind: 'standalone', redacted: 'redis' } as RedisTarget;
     const o = await redisOverview(queues.connection, target, { tlsCa: redisTlsCa });
@@ -78,7 +79,7 @@ export function redisRoutes(ctx: BoardContext): Router {
     const nodes = o.nodes.length === 0 ? empty('No node answered', '') : o.nodes.map((n) => nodeCards(n, o.nodes.length > 1)).join('');
     res.type('html').send(
       page(
-        { title: 'Redis', current: '/redis', viewer: viewerOf(ctx, res) },
+        { base: viewer.base, title: 'Redis', current: '/redis', viewer },
         `${heading('Redis', `<span class="mono">${esc(o.endpoint)}</span> · ${esc(o.kind)}`)}${warnings}<div id="redis" data-live="10">${nodes}</div><div class="grid">${sentinelCard(o, redisTarget)}${failoversCard(o)}</div>`,
       ),
     );

@@ -11,6 +11,7 @@ import { ConveyorError, isConveyorError } from '../../shared/errors.ts';
 import { nextRuns } from '../../shared/queue/cron.ts';
 import type { ScheduleView } from '../../shared/queue/schedules.ts';
 import { audit, field, queryString, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
+import { baseOf } from '../mount.ts';
 import { badge, esc, time, when } from './format.ts';
 import { canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';
 
@@ -27,7 +28,7 @@ interface FormValues {
 type FormErrors = Partial<Record<keyof FormValues | 'general', string>>;
 
 function smallAction(viewer: Viewer, id: string, action: string, label: string, cls = '', confirm = ''): string {
-  return `<form method="post" action="/schedules/${encodeURIComponent(id)}/${action}" class="inline"${confirm ? ` data-confirm="${esc(confirm)}"` : ''}>${csrfField(viewer)}<button class="btn small ${cls}">${esc(label)}</button></form>`;
+  return `<form method="post" action="${esc(viewer.base)}/schedules/${encodeURIComponent(id)}/${action}" class="inline"${confirm ? ` data-confirm="${esc(confirm)}"` : ''}>${csrfField(viewer)}<button class="btn small ${cls}">${esc(label)}</button></form>`;
 }
 
 function row(s: ScheduleView, viewer: Viewer): string {
@@ -35,7 +36,7 @@ function row(s: ScheduleView, viewer: Viewer): string {
   const fromFile = s.managedBy === 'config';
   const actions = write
     ? [
-        fromFile ? '' : `<a class="btn small" href="/schedules/${encodeURIComponent(s.id)}/edit">Edit</a>`,
+        fromFile ? '' : `<a class="btn small" href="${esc(viewer.base)}/schedules/${encodeURIComponent(s.id)}/edit">Edit</a>`,
         s.paused ? smallAction(viewer, s.id, 'resume', 'Resume', 'primary') : smallAction(viewer, s.id, 'pause', 'Pause'),
         smallAction(viewer, s.id, 'run', 'Run now', '', `Enqueue one "${s.name}" job to ${s.queue} now?`),
         fromFile ? '' : smallAction(viewer, s.id, 'delete', 'Delete', 'danger', `Delete schedule ${s.id}? Jobs already enqueued stay.`),
@@ -55,7 +56,7 @@ function row(s: ScheduleView, viewer: Viewer): string {
 
 function listBody(list: ScheduleView[], viewer: Viewer): string {
   if (list.length === 0) {
-    return `<div class="card">${empty('No schedules', `A schedule enqueues a job on a cron, e.g. <code>0 3 * * *</code> for 03:00 every day. ${canWrite(viewer) ? '<a href="/schedules/new">Create one</a>, or' : 'Create one with'} <code>PUT /v1/schedules/:id</code> or the <code>SCHEDULES</code> file.`)}</div>`;
+    return `<div class="card">${empty('No schedules', `A schedule enqueues a job on a cron, e.g. <code>0 3 * * *</code> for 03:00 every day. ${canWrite(viewer) ? `<a href="${esc(viewer.base)}/schedules/new">Create one</a>, or` : 'Create one with'} <code>PUT /v1/schedules/:id</code> or the <code>SCHEDULES</code> file.`)}</div>`;
   }
   return `<div class="card flush"><div class="table-wrap"><table class="schedules"><thead><tr><th>Schedule</th><th>Cron</th><th>Next run</th><th>Last run</th><th>State</th><th></th></tr></thead>
 <tbody>${list.map((s) => row(s, viewer)).join('')}</tbody></table></div></div>`;
@@ -69,7 +70,8 @@ function input(name: keyof FormValues, label: string, v: FormValues, errors: For
 }
 
 function formPage(viewer: Viewer, v: FormValues, errors: FormErrors, isNew: boolean): string {
-  const action = isNew ? '/schedules' : `/schedules/${encodeURIComponent(v.id)}`;
+  const b = esc(viewer.base);
+  const action = isNew ? `${viewer.base}/schedules` : `${viewer.base}/schedules/${encodeURIComponent(v.id)}`;
   let preview = '';
   try {
     if (v.cron && !errors.cron && !errors.tz) preview = `Next runs: ${nextRuns(v.cron, v.tz || 'UTC', 5).map((r) => r.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')).join(' · ')}`;
@@ -87,9 +89,9 @@ ${input('tz', 'Time zone', v, errors, ' data-tz-input', '<div class="help">IANA 
 ${input('attempts', 'Attempts per run', v, errors, ' inputmode="numeric"', '<div class="help">Optional; default 3</div>')}
 </div>
 <div class="field${errors.data ? ' invalid' : ''}"><label for="f-data">Job data (JSON)</label><textarea id="f-data" name="data" spellcheck="false">${esc(v.data)}</textarea>${errors.data ? `<div class="error" role="alert" data-error-for="data">${esc(errors.data)}</div>` : ''}</div>
-<div class="actions"><button class="btn primary" type="submit">${isNew ? 'Create schedule' : 'Save changes'}</button><a class="btn subtle" href="/schedules">Cancel</a></div>
+<div class="actions"><button class="btn primary" type="submit">${isNew ? 'Create schedule' : 'Save changes'}</button><a class="btn subtle" href="${b}/schedules">Cancel</a></div>
 </form>`;
-  return page({ title: isNew ? 'New schedule' : `Edit ${v.id}`, current: '/schedules', viewer }, `<p class="muted"><a href="/schedules">← Schedules</a></p>${heading(isNew ? 'New schedule' : `Edit schedule ${v.id}`)}${body}`);
+  return page({ base: viewer.base, title: isNew ? 'New schedule' : `Edit ${v.id}`, current: '/schedules', viewer }, `<p class="muted"><a href="${b}/schedules">← Schedules</a></p>${heading(isNew ? 'New schedule' : `Edit schedule ${v.id}`)}${body}`);
 }
 
 function valuesOf(s: ScheduleView): FormValues {
@@ -118,8 +120,8 @@ export function scheduleRoutes(ctx: BoardContext): Router {
   router.get('/schedules', async (req: Request, res: Response) => {
     const viewer = viewerOf(ctx, res);
     const list = await schedules.list();
-    const actions = canWrite(viewer) ? '<a class="btn primary" href="/schedules/new">New schedule</a>' : '';
-    res.type('html').send(page({ title: 'Schedules', current: '/schedules', viewer, flash: takeFlash(req, res) }, `${heading('Schedules', 'Cron schedules that enqueue jobs. Times in the list are relative; hover for the absolute time.', actions)}${listBody(list, viewer)}`));
+    const actions = canWrite(viewer) ? `<a class="btn primary" href="${esc(viewer.base)}/schedules/new">New schedule</a>` : '';
+    res.type('html').send(page({ base: viewer.base, title: 'Schedules', current: '/schedules', viewer, flash: takeFlash(req, res) }, `${heading('Schedules', 'Cron schedules that enqueue jobs. Times in the list are relative; hover for the absolute time.', actions)}${listBody(list, viewer)}`));
   });
 
   router.get('/schedules/preview', (req: Request, res: Response) => {
@@ -174,7 +176,7 @@ export function scheduleRoutes(ctx: BoardContext): Router {
       const r = await schedules.put(v.id, input);
       await audit(ctx, req, res, { action: r.created ? 'schedule.create' : 'schedule.update', target: v.id, queue: v.queue, outcome: 'ok', detail: `${v.cron} ${v.tz || 'UTC'}` });
       setFlash(req, res, `${r.created ? 'Created' : 'Saved'} schedule "${v.id}". Next run ${r.schedule.nextRuns[0]?.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') ?? '—'}.`);
-      res.redirect(303, '/schedules');
+      res.redirect(303, `${baseOf(res)}/schedules`);
     } catch (err) {
       if (!isConveyorError(err) || err.status >= 500) throw err;
       await audit(ctx, req, res, { action: isNew ? 'schedule.create' : 'schedule.update', target: v.id, outcome: 'refused', detail: err.message });
@@ -205,7 +207,7 @@ export function scheduleRoutes(ctx: BoardContext): Router {
     }
     await audit(ctx, req, res, { action: `schedule.${action}`, target: id, outcome: 'ok' });
     setFlash(req, res, message);
-    res.redirect(303, '/schedules');
+    res.redirect(303, `${baseOf(res)}/schedules`);
   });
 
   return router;

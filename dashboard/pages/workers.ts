@@ -5,14 +5,15 @@
 import { Router, type Request, type Response } from 'express';
 import { ConveyorError } from '../../shared/errors.ts';
 import type { WorkerBeat, WorkerCommandName } from '../../shared/queue/fleet.ts';
+import { bullName } from '../../shared/queue/names.ts';
 import { audit, field, setFlash, takeFlash, viewerOf, type BoardContext } from '../context.ts';
 import { badge, bytes, esc, meter, num, time } from './format.ts';
-import { canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';
+import { boardQueueHref, canWrite, csrfField, empty, heading, page, type Viewer } from './layout.ts';
 
 const STATE_TONE = { running: 'good', quiet: 'warn', stopping: 'bad' } as const;
 
 function actionForm(viewer: Viewer, command: WorkerCommandName, id: string, label: string, confirm: string, cls = ''): string {
-  return `<form method="post" action="/workers/${command}" class="inline" data-confirm="${esc(confirm)}">${csrfField(viewer)}<input type="hidden" name="id" value="${esc(id)}"><button type="submit" class="btn small ${cls}">${esc(label)}</button></form>`;
+  return `<form method="post" action="${esc(viewer.base)}/workers/${command}" class="inline" data-confirm="${esc(confirm)}">${csrfField(viewer)}<input type="hidden" name="id" value="${esc(id)}"><button type="submit" class="btn small ${cls}">${esc(label)}</button></form>`;
 }
 
 function row(w: WorkerBeat, viewer: Viewer, now: number): string {
@@ -23,7 +24,7 @@ function row(w: WorkerBeat, viewer: Viewer, now: number): string {
   return `<tr data-worker="${esc(w.id)}">
 <td><span class="mono">${esc(w.host)}:${esc(w.pid)}</span><span class="secondary mono" title="worker id">${esc(w.id)}</span></td>
 <td>${badge(w.state, STATE_TONE[w.state])}</td>
-<td>${w.queues.map((q) => `<a href="/queues/queue/${encodeURIComponent(`{${q}}`)}">${esc(q)}</a>`).join(', ')}</td>
+<td>${w.queues.map((q) => `<a href="${esc(boardQueueHref(viewer.base, bullName(q)))}">${esc(q)}</a>`).join(', ')}</td>
 <td class="num">${num(w.busy)} / ${num(w.concurrency)} ${meter(w.concurrency > 0 ? w.busy / w.concurrency : 0, `${w.busy} of ${w.concurrency} slots busy`)}</td>
 <td class="num">${num(w.processed)}</td>
 <td class="num${w.failed > 0 ? ' bad-text' : ' zero'}">${num(w.failed)}</td>
@@ -70,7 +71,7 @@ export function workersRoutes(ctx: BoardContext): Router {
     const live = '<button type="button" class="btn subtle small live" data-live-toggle><span class="dot"></span><span data-live-label>Live</span></button>';
     res.type('html').send(
       page(
-        { title: 'Workers', current: '/workers', viewer, flash: takeFlash(req, res) },
+        { base: viewer.base, title: 'Workers', current: '/workers', viewer, flash: takeFlash(req, res) },
         `${heading('Workers', 'Every worker process, from the heartbeat it writes to Redis. Quiet: finish running jobs, take no new ones. Stop: quiet, then exit.', `${live}${all}`)}<div id="workers" data-live="3">${workersBody(workers, viewer, now)}</div>`,
       ),
     );
@@ -80,12 +81,13 @@ export function workersRoutes(ctx: BoardContext): Router {
     router.post(`/workers/${command}`, async (req: Request, res: Response) => {
       const id = field(req.body, 'id');
       if (!id) throw new ConveyorError('INVALID_REQUEST', 'id: name a worker id, or "all"');
-      const by = viewerOf(ctx, res).user;
+      const viewer = viewerOf(ctx, res);
+      const by = viewer.user;
       const addressed = await ctx.data.fleet.command(command, id, by);
       await audit(ctx, req, res, { action: `worker.${command}`, target: id, count: addressed.length, outcome: addressed.length > 0 ? 'ok' : 'failed', detail: addressed.length === 0 ? 'no live worker with that id' : undefined });
       if (addressed.length === 0) setFlash(req, res, id === 'all' ? 'No worker is running.' : 'That worker is no longer in the fleet.', 'bad');
       else setFlash(req, res, `Sent "${command}" to ${addressed.length === 1 ? `worker ${addressed[0]}` : `${addressed.length} workers`}. It takes effect at once (or within one heartbeat if the message was missed).`);
-      res.redirect(303, '/workers');
+      res.redirect(303, `${viewer.base}/workers`);
     });
   }
 

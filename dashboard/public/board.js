@@ -2,6 +2,10 @@
 (function () {
   'use strict';
 
+  // Where the dashboard is mounted ('' at the root; the page says so, the CSP allows no inline script).
+  var baseMeta = document.querySelector('meta[name=conveyor-base]');
+  var base = baseMeta ? baseMeta.getAttribute('content') : '';
+
   function relative(ms) {
     var diff = ms - Date.now();
     if (Math.abs(diff) < 5000) return 'just now';
@@ -107,7 +111,7 @@
     var timer;
     var run = function () {
       var q = new URLSearchParams({ cron: cron.value, tz: tz ? tz.value : 'UTC' });
-      fetch('/schedules/preview?' + q, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      fetch(base + '/schedules/preview?' + q, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
         .then(function (r) { return r.json(); })
         .then(function (j) {
           preview.innerHTML = '';

@@ -3,6 +3,9 @@
   'use strict';
   var meta = document.querySelector('meta[name=conveyor-csrf]');
   var token = meta ? meta.getAttribute('content') : '';
+  // Where the dashboard is mounted ('' at the root): every link starts with it.
+  var baseMeta = document.querySelector('meta[name=conveyor-base]');
+  var base = baseMeta ? baseMeta.getAttribute('content') : '';
   var SAFE = /^(GET|HEAD|OPTIONS)$/i;
 
   // bull-board talks to its API with XMLHttpRequest (axios); fetch is patched too, for later versions.
@@ -35,38 +38,43 @@
     var el = document.createElement('header');
     el.id = 'conveyor-bar';
     var brand = document.createElement('a');
-    brand.href = '/';
+    brand.href = base + '/';
     brand.className = 'cv-brand';
     brand.textContent = 'Conveyor';
     el.appendChild(brand);
     var nav = document.createElement('nav');
     LINKS.forEach(function (l) {
       var a = document.createElement('a');
-      a.href = l[0];
+      a.href = base + l[0];
       a.textContent = l[1];
       if (l[0] === '/queues') a.className = 'current';
       nav.appendChild(a);
     });
     el.appendChild(nav);
+    // The user (none for the local admin of the no-login mode); a logout button when Conveyor's own login is on.
     var who = document.querySelector('meta[name=conveyor-user]');
     var user = who ? who.getAttribute('content') : '';
-    if (user && user !== 'local') {
-      var form = document.createElement('form');
-      form.method = 'post';
-      form.action = '/logout';
-      var hidden = document.createElement('input');
-      hidden.type = 'hidden';
-      hidden.name = '_csrf';
-      hidden.value = token;
-      var button = document.createElement('button');
-      button.type = 'submit';
-      button.textContent = 'Log out';
+    if (user) {
+      var logout = who.hasAttribute('data-logout');
+      var box = document.createElement(logout ? 'form' : 'div');
+      box.className = 'cv-user';
       var name = document.createElement('span');
       name.textContent = user + (who.getAttribute('data-role') === 'read' ? ' (read-only)' : '');
-      form.appendChild(name);
-      form.appendChild(hidden);
-      form.appendChild(button);
-      el.appendChild(form);
+      box.appendChild(name);
+      if (logout) {
+        box.method = 'post';
+        box.action = base + '/logout';
+        var hidden = document.createElement('input');
+        hidden.type = 'hidden';
+        hidden.name = '_csrf';
+        hidden.value = token;
+        var button = document.createElement('button');
+        button.type = 'submit';
+        button.textContent = 'Log out';
+        box.appendChild(hidden);
+        box.appendChild(button);
+      }
+      el.appendChild(box);
     }
     document.body.insertBefore(el, document.body.firstChild);
     document.documentElement.classList.add('conveyor-framed');
