@@ -9,6 +9,7 @@
  *   --out FILE        write the JSON here instead of bench/results/<timestamp>.json
  *   --profile DIR     run Conveyor's server and workers with --cpu-prof, profiles into DIR
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,6 +60,9 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // Conveyor's processes run the compiled package (dist/), as in production: build it first.
+  const build = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
   const started = new Date();
   const t0 = performance.now();
   const before = loadAvg();

@@ -1,5 +1,6 @@
 /**
- * Worker processes for the benchmark: real Conveyor workers (worker/main.ts)
+ * Worker processes for the benchmark: real Conveyor workers (the compiled
+ * `conveyor worker`, as in production: node bin/conveyor.js, dist/)
  * and the plain BullMQ baseline (bench/baseline/bull-worker.ts), started the
  * same way, and a neutral readiness check: Redis itself reports the workers'
  * blocking connections waiting for jobs.
@@ -39,7 +40,7 @@ function conveyorWorker(o: FleetOptions): { proc: ConveyorProcess; ready: Promis
     CONCURRENCY: String(o.concurrency),
     LOG_LEVEL: 'info',
     ...o.env,
-  }, o.execArgv);
+  }, o.execArgv, { compiled: true });
   reapOnExit(proc.proc); // a failed run leaves no worker behind
   return { proc, ready: proc.waitForLine('"worker started"', (j) => j.msg === 'worker started', 30_000) };
 }

@@ -121,7 +121,7 @@ function target(url: string, stop: () => Promise<unknown>): HttpTarget {
  * server.
  */
 async function measureHttp(redis: RedisProcess, n: number, bulkCalls: number, run: number, warmN: number, ctx: BenchContext): Promise<{ single: number; bulk: number; minimal: number }> {
-  const server = spawnConveyor('server', { REDIS_URL: redis.url, API_PORT: '0', API_TOKENS: TOKEN, LOG_LEVEL: 'info' }, ctx.childArgs);
+  const server = spawnConveyor('server', { REDIS_URL: redis.url, API_PORT: '0', API_TOKENS: TOKEN, LOG_LEVEL: 'info' }, ctx.childArgs, { compiled: true });
   reapOnExit(server.proc);
   const base = spawnBaseline('express-server.ts', { BENCH_REDIS_PORT: String(redis.port) }, 'listening');
   const targets: HttpTarget[] = [];

@@ -1,7 +1,7 @@
 /**
  * Processing throughput: N noop jobs already waiting (the queue paused while
  * it fills and the workers start), then the queue resumes and the clock runs
- * until nothing is waiting or running. Conveyor's side is real worker/main.ts
+ * until nothing is waiting or running. Conveyor's side is the real compiled worker (conveyor worker)
  * processes; the baseline is a minimal plain BullMQ worker process with the
  * same settings. Both sides' processes run side by side on one Redis and the
  * shapes alternate between them, so other work on the host hits both alike. Worker CPU per 1,000 jobs is recorded too: that is where any
