@@ -9,7 +9,7 @@ import { loadConfig, describeConfig, type Config } from '../shared/config/config
 import { Conveyor, coreOf } from '../shared/conveyor.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { HttpService } from '../shared/runtime/http-service.ts';
-import { reportStartFailure, runUntilSignalled } from '../shared/runtime/shutdown.ts';
+import { runStarted } from '../shared/runtime/shutdown.ts';
 import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
 import { createApp, type AppDeps } from './app.ts';
 
@@ -95,26 +95,6 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Runni
 }
 
 /** The dashboard as the process: runs until SIGTERM/SIGINT; a failed start exits 2 with one line. */
-export async function runDashboard(opts: Omit<DashboardOptions, 'env'> = {}): Promise<void> {
-  let log = opts.logger ?? createLogger('dashboard');
-  try {
-    log = opts.logger ?? createLogger('dashboard', loadConfig(process.env).logLevel);
-  } catch (err) {
-    reportStartFailure(log, err);
-    process.exit(2);
-  }
-  let board: RunningDashboard | undefined;
-  await runUntilSignalled(
-    [
-      {
-        async start() {
-          board = await startDashboard({ logger: log });
-        },
-        async stop() {
-          await board?.stop();
-        },
-      },
-    ],
-    log,
-  );
+export function runDashboard(opts: Omit<DashboardOptions, 'env'> = {}): Promise<void> {
+  return runStarted('dashboard', (logger) => startDashboard({ ...opts, logger }), opts.logger);
 }

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../shared/log.ts';
 import type { AnyJobDefinition } from '../shared/jobs/define-job.ts';
 import { applyScheduleFile } from '../shared/queue/schedule-file.ts';
 import { HttpService } from '../shared/runtime/http-service.ts';
-import { reportStartFailure, runUntilSignalled } from '../shared/runtime/shutdown.ts';
+import { runStarted } from '../shared/runtime/shutdown.ts';
 import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
 import { createApp } from './app.ts';
 import { apiDeps } from './api-router.ts';
@@ -86,26 +86,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 }
 
 /** The server as the process: runs until SIGTERM/SIGINT; a failed start exits 2 with one line. */
-export async function runServer(opts: Omit<ServerOptions, 'env'> = {}): Promise<void> {
-  let log = opts.logger ?? createLogger('server');
-  try {
-    log = opts.logger ?? createLogger('server', loadConfig(process.env).logLevel);
-  } catch (err) {
-    reportStartFailure(log, err);
-    process.exit(2);
-  }
-  let server: RunningServer | undefined;
-  await runUntilSignalled(
-    [
-      {
-        async start() {
-          server = await startServer({ ...opts, logger: log });
-        },
-        async stop() {
-          await server?.stop();
-        },
-      },
-    ],
-    log,
-  );
+export function runServer(opts: Omit<ServerOptions, 'env'> = {}): Promise<void> {
+  return runStarted('server', (logger) => startServer({ ...opts, logger }), opts.logger);
 }

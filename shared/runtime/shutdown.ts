@@ -2,7 +2,8 @@
  * Process lifecycle: run services, stop them on SIGTERM/SIGINT (a second signal
  * exits at once), exit 0 after a clean stop and non-zero on a failed start.
  */
-import type { Logger } from '../log.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { loadConfig } from '../config/config.ts';
 import type { Service } from './service.ts';
 import { isConveyorError } from '../errors.ts';
 
@@ -52,4 +53,34 @@ export async function runUntilSignalled(services: Service[], log: Logger, opts: 
     await Promise.allSettled(services.map((s) => s.stop()));
     process.exit(2);
   }
+}
+
+/**
+ * A process around one thing that starts and stops (the standalone server,
+ * dashboard): its logger at LOG_LEVEL, start, run until SIGTERM/SIGINT, stop.
+ * A bad configuration or a failed start exits 2 with one line.
+ */
+export async function runStarted(name: string, start: (log: Logger) => Promise<{ stop(): Promise<void> }>, logger?: Logger, opts: RunOptions = {}): Promise<void> {
+  let log = logger ?? createLogger(name);
+  try {
+    log = logger ?? createLogger(name, loadConfig(process.env).logLevel);
+  } catch (err) {
+    reportStartFailure(log, err);
+    process.exit(2);
+  }
+  let running: { stop(): Promise<void> } | undefined;
+  await runUntilSignalled(
+    [
+      {
+        async start() {
+          running = await start(log);
+        },
+        async stop() {
+          await running?.stop();
+        },
+      },
+    ],
+    log,
+    opts,
+  );
 }
