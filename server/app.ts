@@ -31,6 +31,8 @@ export interface AppDeps {
   catalog?: JobCatalog;
   /** Check bearer tokens (config.apiTokens) on /v1; false when the host app's own auth guards the router. */
   authenticate?: boolean;
+  /** The rate limiter's clock (ms; default performance.now): tests freeze it. */
+  now?: () => number;
 }
 
 /** Where the router is mounted ('' at the root): Location headers and the OpenAPI servers entry start with it. */

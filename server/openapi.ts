@@ -1,7 +1,11 @@
 /**
  * The OpenAPI 3.1 document of the whole HTTP API, served at GET
- * /v1/openapi.json. Written by hand beside the routes; test/api-enqueue
- * checks that every route is listed and every listed route is served.
+ * /v1/openapi.json, with the known jobs' payload schemas when given them.
+ * Written by hand beside the routes: test/api-enqueue checks that every
+ * route is listed and every listed route is served, test/openapi-lint that
+ * redocly's recommended rules pass with and without jobs, and
+ * test/http-client that every operation's answers match it and that
+ * http-client/ has one method per operationId.
  */
 import { JOB_STATES } from '../shared/queue/inspector.ts';
 import { MAX_PRIORITY } from '../shared/queue/job-input.ts';
@@ -23,10 +27,15 @@ const pagingParams = [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT } },
 ];
 
-/** One operation; every /v1 operation may answer 401, 403, 429 (API_RATE_LIMIT) and 503. */
-function op(summary: string, scope: Scope | null, responses: Json, extra: Json = {}): Json {
+/**
+ * One operation; every /v1 operation may answer 401, 403, 429 (API_RATE_LIMIT)
+ * and 503. The operationId is the method name generated clients (and
+ * http-client/) give it: camelCase, stable, never renamed.
+ */
+function op(operationId: string, summary: string, scope: Scope | null, responses: Json, extra: Json = {}): Json {
   const common = scope ? { '401': errorRef('Unauthorized'), '403': errorRef('Forbidden'), '429': errorRef('TooManyRequests'), '503': errorRef('Unavailable') } : {};
   return {
+    operationId,
     summary,
     ...(scope ? { security: [{ bearer: [scope] }], 'x-scope': scope } : { security: [] }),
     ...extra,
@@ -39,70 +48,71 @@ const bad = { '400': errorRef('BadRequest') };
 const missing = { '404': errorRef('NotFound') };
 const managed = { '409': errorRef('Conflict') };
 const tooBig = { '413': errorRef('PayloadTooLarge'), '415': errorRef('UnsupportedMediaType') };
+const unexpected = { '4XX': errorRef('ClientError') };
 
 const paths: Json = {
   '/v1/queues': {
-    get: op('Every queue with its counts', 'read', { '200': ok('The queues', ref('QueueList')) }),
+    get: op('listQueues', 'Every queue with its counts', 'read', { '200': ok('The queues', ref('QueueList')) }),
   },
   '/v1/queues/{queue}': {
     parameters: [queueParam],
-    get: op('One queue with its counts', 'read', { '200': ok('The queue', ref('Queue')), ...bad, ...missing }),
+    get: op('getQueue', 'One queue with its counts', 'read', { '200': ok('The queue', ref('Queue')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/jobs': {
     parameters: [queueParam],
-    post: op('Enqueue one job', 'enqueue', {
+    post: op('enqueueJob', 'Enqueue one job', 'enqueue', {
       '201': ok('Enqueued', ref('EnqueueResult')),
       '200': ok('A job with this opts.jobId already exists: nothing was added', ref('DuplicateResult')),
       ...bad,
       ...tooBig,
       '422': errorRef('Unprocessable'),
     }, body(ref('JobInput'))),
-    get: op('Jobs in one state, paged', 'read', { '200': ok('A page of jobs', ref('JobList')), ...bad, ...missing }, {
+    get: op('listJobs', 'Jobs in one state, paged', 'read', { '200': ok('A page of jobs', ref('JobList')), ...bad, ...missing }, {
       parameters: [{ name: 'state', in: 'query', required: true, schema: { type: 'string', enum: JOB_STATES } }, ...pagingParams],
     }),
   },
   '/v1/queues/{queue}/jobs/bulk': {
     parameters: [queueParam],
-    post: op('Enqueue many jobs atomically (all or none; at most BULK_MAX)', 'enqueue', { '201': ok('Enqueued', ref('BulkResult')), ...bad, ...tooBig, '422': errorRef('Unprocessable') }, body(ref('BulkInput'))),
+    post: op('enqueueJobsBulk', 'Enqueue many jobs atomically (all or none; at most BULK_MAX)', 'enqueue', { '201': ok('Enqueued', ref('BulkResult')), ...bad, ...tooBig, '422': errorRef('Unprocessable') }, body(ref('BulkInput'))),
   },
   '/v1/queues/{queue}/jobs/{id}': {
     parameters: [queueParam, idParam('Job id')],
-    get: op('One job, in its queue or its dead letters', 'read', { '200': ok('The job', ref('Job')), ...bad, ...missing }),
+    get: op('getJob', 'One job, in its queue or its dead letters', 'read', { '200': ok('The job', ref('Job')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/pause': {
     parameters: [queueParam],
-    post: op('Pause the queue: workers take no new jobs from it', 'admin', { '200': ok('The queue, now paused', ref('Queue')), ...bad, ...missing }),
+    post: op('pauseQueue', 'Pause the queue: workers take no new jobs from it', 'admin', { '200': ok('The queue, now paused', ref('Queue')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/resume': {
     parameters: [queueParam],
-    post: op('Resume a paused queue', 'admin', { '200': ok('The queue, now running', ref('Queue')), ...bad, ...missing }),
+    post: op('resumeQueue', 'Resume a paused queue', 'admin', { '200': ok('The queue, now running', ref('Queue')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/dead': {
     parameters: [queueParam],
-    get: op('Dead letters, newest first, paged', 'read', { '200': ok('A page of dead letters', ref('JobList')), ...bad, ...missing }, { parameters: pagingParams }),
-    delete: op('Drop every dead letter of the queue', 'admin', { '200': ok('How many were dropped', ref('Dropped')), ...bad, ...missing }),
+    get: op('listDeadLetters', 'Dead letters, newest first, paged', 'read', { '200': ok('A page of dead letters', ref('DeadLetterList')), ...bad, ...missing }, { parameters: pagingParams }),
+    delete: op('dropAllDeadLetters', 'Drop every dead letter of the queue', 'admin', { '200': ok('How many were dropped', ref('Dropped')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/dead/retry': {
     parameters: [queueParam],
-    post: op('Send every dead letter back to its queue (same id, name, data; attempts start again)', 'admin', { '200': ok('How many were replayed', ref('Replayed')), ...bad, ...missing }),
+    post: op('replayAllDeadLetters', 'Send every dead letter back to its queue (same id, name, data; attempts start again)', 'admin', { '200': ok('How many were replayed', ref('Replayed')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/dead/{id}': {
     parameters: [queueParam, idParam('Dead letter (job) id')],
-    delete: op('Drop one dead letter', 'admin', { '200': ok('Dropped', ref('Dropped')), ...bad, ...missing }),
+    delete: op('dropDeadLetter', 'Drop one dead letter', 'admin', { '200': ok('Dropped', ref('Dropped')), ...bad, ...missing }),
   },
   '/v1/queues/{queue}/dead/{id}/retry': {
     parameters: [queueParam, idParam('Dead letter (job) id')],
-    post: op('Send one dead letter back to its queue', 'admin', { '200': ok('Replayed', ref('Replayed')), ...bad, ...missing }),
+    post: op('replayDeadLetter', 'Send one dead letter back to its queue', 'admin', { '200': ok('Replayed', ref('Replayed')), ...bad, ...missing }),
   },
   '/v1/schedules': {
-    get: op('Every cron schedule', 'read', { '200': ok('The schedules', ref('ScheduleList')), ...bad }, {
+    get: op('listSchedules', 'Every cron schedule', 'read', { '200': ok('The schedules', ref('ScheduleList')), ...bad }, {
       parameters: [{ name: 'queue', in: 'query', description: 'Only the schedules of this queue', schema: { type: 'string' } }],
     }),
   },
   '/v1/schedules/{id}': {
     parameters: [scheduleIdParam],
-    get: op('One schedule', 'read', { '200': ok('The schedule', ref('Schedule')), ...bad, ...missing }),
-    put: op('Create or replace a schedule (a replace keeps createdAt and the paused state)', 'admin', {
+    get: op('getSchedule', 'One schedule', 'read', { '200': ok('The schedule', ref('Schedule')), ...bad, ...missing }),
+    put: op('putSchedule', 'Create or replace a schedule (a replace keeps createdAt and the paused state)', 'admin', {
       '200': ok('Replaced', ref('Schedule')),
       '201': ok('Created', ref('Schedule')),
       ...bad,
@@ -110,49 +120,64 @@ const paths: Json = {
       ...managed,
       '422': errorRef('Unprocessable'),
     }, body(ref('ScheduleInput'))),
-    delete: op('Delete a schedule (jobs it already enqueued stay)', 'admin', { '200': ok('Deleted', ref('ScheduleDeleted')), ...bad, ...missing, ...managed }),
+    delete: op('deleteSchedule', 'Delete a schedule (jobs it already enqueued stay)', 'admin', { '200': ok('Deleted', ref('ScheduleDeleted')), ...bad, ...missing, ...managed }),
   },
   '/v1/schedules/{id}/pause': {
     parameters: [scheduleIdParam],
-    post: op('Stop producing jobs (idempotent)', 'admin', { '200': ok('The schedule, paused', ref('Schedule')), ...bad, ...missing }),
+    post: op('pauseSchedule', 'Stop producing jobs (idempotent)', 'admin', { '200': ok('The schedule, paused', ref('Schedule')), ...bad, ...missing }),
   },
   '/v1/schedules/{id}/resume': {
     parameters: [scheduleIdParam],
-    post: op('Produce jobs again from the next cron time (idempotent)', 'admin', { '200': ok('The schedule, running', ref('Schedule')), ...bad, ...missing }),
+    post: op('resumeSchedule', 'Produce jobs again from the next cron time (idempotent)', 'admin', { '200': ok('The schedule, running', ref('Schedule')), ...bad, ...missing }),
   },
   '/v1/schedules/{id}/run': {
     parameters: [scheduleIdParam],
-    post: op('Enqueue one job now with the schedule\'s name, data and options (also while paused)', 'enqueue', {
-      '201': ok('Enqueued', { type: 'object', required: ['id', 'queue', 'name', 'schedule'], properties: { id: { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, schedule: { type: 'string' } } }),
+    post: op('runSchedule', 'Enqueue one job now with the schedule\'s name, data and options (also while paused)', 'enqueue', {
+      '201': ok('Enqueued', ref('ScheduleRunResult')),
       ...bad,
       ...missing,
     }),
   },
+  // The probes and the document answer GET with 200 whatever the request; a 4xx is only ever the generic error answer.
   '/v1/openapi.json': {
-    get: op('This document', null, { '200': { description: 'OpenAPI 3.1', content: { 'application/json': {} } } }),
+    get: op('getOpenApi', 'This document', null, { '200': ok('OpenAPI 3.1', { type: 'object', required: ['openapi', 'info', 'paths'], additionalProperties: true, properties: { openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' } } }), ...unexpected }),
   },
   '/healthz': {
-    get: op('The process is alive', null, { '200': ok('Alive', { type: 'object', properties: { status: { const: 'ok' } } }) }),
+    get: op('healthz', 'The process is alive', null, { '200': ok('Alive', ref('Health')), ...unexpected }),
   },
   '/readyz': {
-    get: op('A writable Redis primary answers', null, {
-      '200': ok('Ready', { type: 'object', properties: { status: { const: 'ready' }, role: { type: 'string' } } }),
+    get: op('readyz', 'A writable Redis primary answers', null, {
+      '200': ok('Ready', ref('Readiness')),
+      ...unexpected,
       '503': errorRef('Unavailable'),
     }),
   },
   '/metrics': {
-    get: op('Prometheus metrics', null, { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } }),
+    get: op('metrics', 'Prometheus metrics', null, { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...unexpected }),
   },
 };
 
 const iso = { type: ['string', 'null'], format: 'date-time' };
+const page = (item: Json) => ({
+  type: 'object',
+  required: ['jobs', 'total', 'offset', 'limit'],
+  properties: { jobs: { type: 'array', items: item }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } },
+});
 const counts = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead', 'paused'];
 
 const schemas: Json = {
   Error: {
     type: 'object',
     required: ['error'],
-    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        // Some codes carry what a caller needs to act: DURABILITY_NOT_CONFIRMED has ids, replicas and required.
+        additionalProperties: true,
+        properties: { code: { type: 'string', description: 'A code of docs/errors.md' }, message: { type: 'string' } },
+      },
+    },
   },
   Backoff: {
     type: 'object',
@@ -212,11 +237,29 @@ const schemas: Json = {
       deadAt: { ...iso, description: 'dead letters only' },
     },
   },
-  JobList: {
+  JobList: page(ref('Job')),
+  DeadLetter: {
     type: 'object',
-    required: ['jobs', 'total', 'offset', 'limit'],
-    properties: { jobs: { type: 'array', items: ref('Job') }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } },
+    description: 'A job that used up its attempts, as its dead-letter queue keeps it',
+    required: ['id', 'queue', 'name', 'state', 'data', 'opts', 'attemptsMade', 'returnValue', 'failedReason', 'stacktrace', 'createdAt', 'processedAt', 'finishedAt', 'deadAt'],
+    properties: {
+      id: { type: 'string' },
+      queue: { type: 'string' },
+      name: { type: 'string' },
+      state: { const: 'dead' },
+      data: {},
+      opts: { type: 'object' },
+      attemptsMade: { type: 'integer' },
+      returnValue: { type: 'null' },
+      failedReason: { type: 'string', description: 'The last attempt\'s error message' },
+      stacktrace: { type: 'array', items: { type: 'string' } },
+      createdAt: iso,
+      processedAt: iso,
+      finishedAt: iso,
+      deadAt: iso,
+    },
   },
+  DeadLetterList: page(ref('DeadLetter')),
   Queue: {
     type: 'object',
     required: ['name', 'paused', 'counts'],
@@ -274,11 +317,125 @@ const schemas: Json = {
   },
   ScheduleDeleted: { type: 'object', required: ['id', 'deleted'], properties: { id: { type: 'string' }, deleted: { const: true } } },
   ScheduleList: { type: 'object', required: ['schedules'], properties: { schedules: { type: 'array', items: ref('Schedule') } } },
+  ScheduleRunResult: {
+    type: 'object',
+    required: ['id', 'queue', 'name', 'schedule'],
+    properties: { id: { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, schedule: { type: 'string', description: 'The schedule\'s id' } },
+  },
+  Health: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
+  Readiness: { type: 'object', required: ['status', 'role'], properties: { status: { const: 'ready' }, role: { type: 'string', description: 'master, or cluster for a Redis Cluster' } } },
 };
 
 const errorResponse = (description: string) => ({ description, ...json(ref('Error')) });
 
-export function openApiDocument(): Json {
+/** A job the process knows by name (a definition, or a HANDLERS module's schema): its payload schema goes into the document. */
+export interface OpenApiJob {
+  name: string;
+  /** One line for the document. */
+  description?: string | undefined;
+  /** The JSON Schema of its data (draft 2020-12, or 07); absent: any data. */
+  jsonSchema?: object | boolean | undefined;
+}
+
+export interface OpenApiOptions {
+  /**
+   * The servers entry. Default "/" (no host: the document is served by the API
+   * it describes); a router mounted under a prefix may give that prefix.
+   */
+  serverUrl?: string;
+}
+
+/** The name of a component schema for a job name: PascalCase of its letters and digits (component names allow only A-Z a-z 0-9 . _ -). */
+function componentBase(jobName: string): string {
+  const words = jobName.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const pascal = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  return pascal === '' || /^[0-9]/.test(pascal) ? `Job${pascal}` : pascal;
+}
+
+// JSON Schema keywords whose value is one schema, a list of schemas, or a map of names to schemas.
+const ONE_SCHEMA = new Set(['not', 'if', 'then', 'else', 'items', 'additionalItems', 'additionalProperties', 'unevaluatedItems', 'unevaluatedProperties', 'contains', 'propertyNames', 'contentSchema']);
+const SCHEMA_LIST = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items']);
+const SCHEMA_MAP = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies']);
+
+/**
+ * A copy of a job's schema to live at #/components/schemas/{at}: its local
+ * references (#, #/$defs/…, #/definitions/…) are made to point there, since
+ * inside the document "#" is the document. Its $schema and $id go (the
+ * document's dialect is 2020-12, and an $id would move the base of those
+ * references). Boolean schemas in lists and at the top become {} / {not: {}}
+ * (the same meaning), which OpenAPI tools read. Values that are data (const,
+ * enum, default, examples…) are copied as they are, never rewritten.
+ */
+function embedSchema(schema: object | boolean, at: string): Json {
+  const base = `#/components/schemas/${at}`;
+  const asObject = (v: unknown) => (v === true ? {} : v === false ? { not: {} } : v);
+  const walk = (node: unknown): unknown => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return node;
+    const out: Json = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#')) out[k] = base + v.slice(1);
+      else if (SCHEMA_LIST.has(k) && Array.isArray(v)) out[k] = v.map((x) => asObject(walk(x)));
+      else if (ONE_SCHEMA.has(k)) out[k] = walk(v);
+      else if (SCHEMA_MAP.has(k) && typeof v === 'object' && v !== null && !Array.isArray(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, x]) => [name, walk(x)]));
+      else out[k] = typeof v === 'object' && v !== null ? JSON.parse(JSON.stringify(v)) : v;
+    }
+    return out;
+  };
+  const { $schema: _dialect, $id: _id, ...rest } = asObject(walk(schema)) as Json;
+  return rest;
+}
+
+/**
+ * The schemas a list of known jobs adds: for each job its data ({Job}Data)
+ * and its enqueue body ({Job}JobInput: name fixed, data of that schema), and
+ * JobInput becomes the choice of those or AnyJobInput (any other name, any
+ * data). Sorted by name, so the document is the same for the same jobs.
+ */
+function jobSchemas(jobs: readonly OpenApiJob[]): Json {
+  if (jobs.length === 0) return {};
+  const sorted = [...jobs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const taken = new Set(Object.keys(schemas));
+  const unique = (base: string) => {
+    let name = base;
+    for (let n = 2; taken.has(`${name}Data`) || taken.has(`${name}JobInput`); n++) name = `${base}${n}`;
+    taken.add(`${name}Data`).add(`${name}JobInput`);
+    return name;
+  };
+  const out: Json = {};
+  const choices: Json[] = [];
+  for (const job of sorted) {
+    const c = unique(componentBase(job.name));
+    const what = job.description ? ` (${job.description})` : '';
+    const s = job.jsonSchema;
+    const typed = s !== undefined && s !== true && !(typeof s === 'object' && Object.keys(s).length === 0);
+    if (job.jsonSchema !== undefined) out[`${c}Data`] = embedSchema(job.jsonSchema, `${c}Data`);
+    out[`${c}JobInput`] = {
+      type: 'object',
+      additionalProperties: false,
+      description: `Enqueue "${job.name}"${what}`,
+      'x-job-name': job.name,
+      // The server checks the data against the schema even when it is absent (as null): a typed job needs it.
+      required: typed ? ['name', 'data'] : ['name'],
+      properties: { name: { const: job.name }, data: job.jsonSchema !== undefined ? ref(`${c}Data`) : {}, opts: ref('JobOptions') },
+    };
+    choices.push(ref(`${c}JobInput`));
+  }
+  const generic = schemas.JobInput as { properties: Json };
+  out.AnyJobInput = {
+    ...generic,
+    description: 'A job of a name this document does not list: any data',
+    properties: { ...generic.properties, name: { type: 'string', minLength: 1, maxLength: 128, not: { enum: sorted.map((j) => j.name) } } },
+  };
+  out.JobInput = { description: 'One job: a known job with its data, or a job of another name', anyOf: [...choices, ref('AnyJobInput')] };
+  return out;
+}
+
+/**
+ * The document. With the process's known jobs, each job's payload schema is
+ * in it and the enqueue bodies are typed by job name, so clients generated
+ * from it for other languages are typed too.
+ */
+export function openApiDocument(jobs: readonly OpenApiJob[] = [], options: OpenApiOptions = {}): Json {
   return {
     openapi: '3.1.0',
     info: {
@@ -286,12 +443,14 @@ export function openApiDocument(): Json {
       version: '1',
       description:
         'Enqueue and inspect background jobs. Errors are {"error": {"code", "message"}}. Tokens: Authorization: Bearer <token>; scopes enqueue, read, admin, each possibly limited to queues matching a pattern (enqueue@emails.*).',
+      license: { name: 'MIT', identifier: 'MIT' },
     },
+    servers: [{ url: options.serverUrl ?? '/', description: 'The API that serves this document' }],
     security: [{ bearer: [] }],
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS; the scope each operation needs is in its security list and x-scope.' } },
-      schemas,
+      schemas: { ...schemas, ...jobSchemas(jobs) },
       responses: {
         BadRequest: errorResponse('Bad input (INVALID_JSON, INVALID_REQUEST, INVALID_QUEUE_NAME, INVALID_JOB_NAME, INVALID_JOB_ID); nothing was changed'),
         Unauthorized: errorResponse('No valid bearer token (UNAUTHORIZED); carries WWW-Authenticate: Bearer'),
@@ -303,6 +462,7 @@ export function openApiDocument(): Json {
         Conflict: errorResponse('The schedule comes from the SCHEDULES file: change it there (SCHEDULE_MANAGED_BY_CONFIG)'),
         Unprocessable: errorResponse('Well-formed but invalid: a cron expression (INVALID_CRON), or job data that breaks its job name\'s payload schema (PAYLOAD_INVALID, naming the path of the first error)'),
         Unavailable: errorResponse('Redis is unavailable or not writable, or the request took longer than REQUEST_TIMEOUT_MS (REDIS_UNAVAILABLE, DURABILITY_NOT_CONFIRMED, REQUEST_TIMEOUT); carries Retry-After'),
+        ClientError: errorResponse('Not an answer to a well-formed request: any other 4xx (such as 405 METHOD_NOT_ALLOWED, with Allow) carries the same error body'),
       },
     },
   };

@@ -17,8 +17,18 @@ interface Bucket {
 /** Buckets idle this long are full again and are dropped (the map stays as small as the set of tokens in use). */
 const IDLE_MS = 60_000;
 
-export function rateLimit(perSecond: number, now: () => number = () => performance.now()): RequestHandler {
+export interface RateLimitOptions {
+  /**
+   * The clock, in ms (default performance.now: monotonic, unmoved by changes
+   * of the wall clock). Tests give a fake one, so that what passes depends on
+   * the time they say, not on how fast the machine answers.
+   */
+  now?: (() => number) | undefined;
+}
+
+export function rateLimit(perSecond: number, options: RateLimitOptions = {}): RequestHandler {
   if (perSecond <= 0) return (_req, _res, next) => next();
+  const now = options.now ?? (() => performance.now());
   const buckets = new Map<string, Bucket>();
   let lastSweep = now();
   return (_req, res, next) => {

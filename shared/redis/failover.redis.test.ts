@@ -90,7 +90,8 @@ test('a frozen primary (socket open, no answer) is noticed: the producer socket 
   await assert.rejects(conn.ping(), /timed out/);
   const ms = Math.round((await closed) - t0);
   console.log(`  frozen primary: socket dropped after ${ms} ms (command timeout 500 ms)`);
-  assert.ok(ms >= 400 && ms < 2500, `dropped after ${ms} ms`);
+  // Not before its timeout; the upper bound is "never a hang", not a speed assertion.
+  assert.ok(ms >= 400 && ms < 10_000, `dropped after ${ms} ms`);
   proxy.thaw();
   proxy.dropConnections();
   assert.equal(await conn.ping(), 'PONG', 'it reconnects once the endpoint answers');

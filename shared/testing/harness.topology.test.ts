@@ -203,7 +203,7 @@ test('freeze makes a PING time out without closing the socket; thaw answers agai
   proxy.freeze();
   const t0 = performance.now();
   await assert.rejects(c.ping(), /timed out/i);
-  assert.ok(since(t0) < 2000);
+  assert.ok(since(t0) >= 290 && since(t0) < 10_000, 'the command timeout ended it (not before it; never a hang)');
   assert.equal(c.status, 'ready', 'the socket stayed open');
   assert.equal(proxy.stats().active, 1);
 
@@ -261,7 +261,7 @@ test('TLS: a rediss:// client with the CA gets PONG; a plain client or one witho
   t.after(() => untrusted.disconnect());
   await assert.rejects(untrusted.ping());
   assert.match((await untrusted.firstError).message, /self-signed certificate/);
-  assert.ok(since(t0) < 5000, `the failures took ${since(t0)} ms`);
+  assert.ok(since(t0) < 30_000, `never a hang: the failures took ${since(t0)} ms`);
 });
 
 test('a TLS topology: sentinels and replication over TLS, rediss-sentinel:// reaches the primary through the core, failover works', async (t) => {
