@@ -1,99 +1,29 @@
 /**
  * The JSON the HTTP API takes and answers, as TypeScript types: the contract
- * of /v1 (README "HTTP API", GET /v1/openapi.json). Written here rather than
- * imported from the server's modules so the client depends on the contract,
- * not on the code behind it; test/http-client.redis.test.ts checks that
- * every answer of a real server matches the OpenAPI document, and that
- * these types and the server's own types agree.
- *
- * Names follow the library's (JobView, QueueSummary, DeadLetter, Page,
- * ScheduleView: the same shapes as Conveyor's methods return); envelopes
- * only the HTTP API has are named after their OpenAPI component.
+ * of /v1 (README "HTTP API", GET /v1/openapi.json). The shapes the library
+ * returns too (JobView, QueueSummary, DeadLetter, Page, ScheduleView) are the
+ * library's own types, imported as types only (nothing of the server is
+ * loaded): one definition each, the same in `conveyor` and here.
+ * test/http-client.redis.test.ts checks that every answer of a real server
+ * matches the OpenAPI document. Envelopes only the HTTP API has are named
+ * after their OpenAPI component.
  */
 import type { AnyJobDefinition, DataOf, JobOptions } from '../shared/jobs/define-job.ts';
+import type { JobState } from '../shared/queue/job-state.ts';
+import type { JobView, QueueCounts, QueueSummary } from '../shared/queue/inspector.ts';
+import type { DeadLetter, Page } from '../shared/queue/dead-letter.ts';
+import type { PublicJobOptions } from '../shared/queue/job-input.ts';
+import type { ScheduleView } from '../shared/queue/schedules.ts';
+import type { ScheduleOptions } from '../shared/queue/schedule-input.ts';
+import type { JobInput } from '../shared/conveyor.ts';
 
-export type { JobOptions };
-
-/** A job's state: BullMQ's waiting, prioritized and waiting-children are all "waiting"; "failed" is on its way to the dead letters. */
-export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'dead';
-
-export interface QueueCounts {
-  waiting: number;
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-  dead: number;
-  /** Waiting jobs held back by a pause. */
-  paused: number;
-}
-
-/** GET /v1/queues/{queue}, and each entry of GET /v1/queues. */
-export interface QueueSummary {
-  name: string;
-  paused: boolean;
-  counts: QueueCounts;
-}
+export type { DeadLetter, JobOptions, JobState, JobView, Page, QueueCounts, QueueSummary, ScheduleOptions, ScheduleView };
+/** A job's options as the API shows them (defaults filled in by the server where it has them). */
+export type JobViewOptions = PublicJobOptions;
 
 /** GET /v1/queues */
 export interface QueueList {
   queues: QueueSummary[];
-}
-
-/** A job's options as the API shows them (defaults filled in by the server where it has them). */
-export interface JobViewOptions {
-  delay?: number;
-  priority?: number;
-  attempts?: number;
-  backoff?: { type: string; delay?: number; jitter?: number };
-  jobId?: string;
-  timeout?: number;
-}
-
-/** One job (GET /v1/queues/{queue}/jobs/{id}, pages of GET /v1/queues/{queue}/jobs); times are ISO 8601. */
-export interface JobView {
-  id: string;
-  queue: string;
-  name: string;
-  state: JobState;
-  data: unknown;
-  opts: JobViewOptions;
-  attemptsMade: number;
-  returnValue: unknown;
-  failedReason: string | null;
-  /** Dead letters only. */
-  stacktrace?: string[];
-  createdAt: string | null;
-  processedAt: string | null;
-  finishedAt: string | null;
-  /** Dead letters only. */
-  deadAt?: string | null;
-}
-
-/** A job that used up its attempts (GET /v1/queues/{queue}/dead). */
-export interface DeadLetter {
-  id: string;
-  queue: string;
-  name: string;
-  state: 'dead';
-  data: unknown;
-  opts: JobViewOptions;
-  attemptsMade: number;
-  returnValue: null;
-  failedReason: string;
-  stacktrace: string[];
-  createdAt: string | null;
-  processedAt: string | null;
-  finishedAt: string | null;
-  deadAt: string | null;
-}
-
-/** A page of a list: offset and limit as the server applied them. */
-export interface Page<T> {
-  jobs: T[];
-  total: number;
-  offset: number;
-  limit: number;
 }
 
 export interface PageOptions {
@@ -103,12 +33,8 @@ export interface PageOptions {
   limit?: number;
 }
 
-/** One job to enqueue, of any name. */
-export interface JobInput<Data = unknown> {
-  name: string;
-  data?: Data;
-  opts?: JobOptions;
-}
+/** One job to enqueue, of any name (the library's enqueue(queue, job) takes the same). */
+export type { JobInput };
 
 /**
  * The body of one job: for a job definition's type J, its name and its data
@@ -144,9 +70,6 @@ export interface Dropped {
   dropped: number;
 }
 
-/** Options of each job a schedule enqueues (no jobId, no delay: the cron says when). */
-export type ScheduleOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'priority' | 'timeout'>;
-
 /** PUT /v1/schedules/{id}; for a job definition's type J the name and data are its. */
 export type ScheduleInput<J extends AnyJobDefinition = never> = {
   queue: string;
@@ -156,25 +79,6 @@ export type ScheduleInput<J extends AnyJobDefinition = never> = {
   tz?: string;
   opts?: ScheduleOptions;
 } & ([J] extends [never] ? { name: string; data?: unknown } : J extends AnyJobDefinition ? { name: J['name']; data?: DataOf<J> } : never);
-
-export interface ScheduleView {
-  id: string;
-  queue: string;
-  name: string;
-  cron: string;
-  tz: string;
-  data: unknown;
-  opts: ScheduleOptions;
-  paused: boolean;
-  /** The next 5 run times (ISO 8601, UTC); empty while paused. */
-  nextRuns: string[];
-  /** When the latest scheduled run started, while that job is kept. */
-  lastRunAt?: string;
-  createdAt: string;
-  updatedAt: string;
-  /** "config": from the SCHEDULES file; PUT and DELETE answer 409. */
-  managedBy: 'api' | 'config';
-}
 
 export interface ScheduleList {
   schedules: ScheduleView[];

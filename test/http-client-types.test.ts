@@ -1,11 +1,10 @@
 /**
  * The client's types, checked by the compiler:
  *
- * - here, at the project's typecheck (npx tsc -p tsconfig.json): what the
- *   server's own code returns (Inspector, DeadLetters, Schedules) is
- *   assignable to the client's response types, and the client's request
- *   types to what the server's library takes, so the two cannot drift apart
- *   in TypeScript either;
+ * - here, at the project's typecheck (npx tsc -p tsconfig.json): the shapes
+ *   the library also returns are the library's own types (one definition:
+ *   http-client/api-types.ts imports them), and the envelopes only the HTTP
+ *   API has fit what the server's code returns;
  * - in the test: fixtures written beside the tests and compiled with tsc. Typed
  *   enqueues of a definition (type-only import, as an app would) compile, and
  *   each wrong payload, name or field is an error at that field, naming it.
@@ -17,8 +16,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import type * as client from '../http-client/index.ts';
-import type { JobState, JobView, QueueSummary } from '../shared/queue/inspector.ts';
-import type { DeadLetter, Page } from '../shared/queue/dead-letter.ts';
+import type { JobView, QueueSummary } from '../shared/queue/inspector.ts';
+import type { DeadLetter } from '../shared/queue/dead-letter.ts';
 import type { ScheduleView } from '../shared/queue/schedules.ts';
 import type { EnqueueResult } from '../shared/queue/producer.ts';
 import type { JobInput } from '../shared/conveyor.ts';
@@ -27,15 +26,14 @@ import type { JobInput } from '../shared/conveyor.ts';
 type Assignable<From, To> = [From] extends [To] ? true : false;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const agree = <T extends true>(): T | undefined => undefined;
-// What the server answers fits what the client promises.
-agree<Assignable<QueueSummary, client.QueueSummary>>();
-agree<Assignable<JobView, client.JobView>>();
-agree<Assignable<DeadLetter, client.DeadLetter>>();
-agree<Assignable<Page<JobView>, client.Page<client.JobView>>>();
-agree<Assignable<Page<DeadLetter>, client.Page<client.DeadLetter>>>();
-agree<Assignable<ScheduleView, client.ScheduleView>>();
-agree<Same<JobState, client.JobState>>();
+// One definition of each shape the library returns too.
+agree<Same<QueueSummary, client.QueueSummary>>();
+agree<Same<JobView, client.JobView>>();
+agree<Same<DeadLetter, client.DeadLetter>>();
+agree<Same<ScheduleView, client.ScheduleView>>();
+// The API's own envelopes fit what the server's code returns.
 agree<Assignable<Pick<EnqueueResult, 'id' | 'name'>, Pick<client.EnqueueResult, 'id' | 'name'>>>();
+agree<Assignable<{ queues: QueueSummary[] }, client.QueueList>>();
 // What the client sends is what the library takes.
 agree<Same<client.JobInput, JobInput>>();
 

@@ -40,10 +40,13 @@ export interface JobView {
   attemptsMade: number;
   returnValue: unknown;
   failedReason: string | null;
+  /** Dead letters only. */
   stacktrace?: string[];
   createdAt: string | null;
   processedAt: string | null;
   finishedAt: string | null;
+  /** Dead letters only: when it became one. */
+  deadAt?: string | null;
 }
 
 /** BullMQ state names for one Conveyor state. */
