@@ -32,11 +32,9 @@ export interface CoreOptions {
   logger: Logger;
   /** The connection's name in CLIENT LIST ("conveyor-server", "conveyor-cli"…). */
   name: string;
-  /** inspector: the dashboard's (it reads more than it writes); producer otherwise. Both fail fast. */
-  role?: 'producer' | 'inspector';
   /** Job definitions and HANDLERS schemas: validation, defaults, the OpenAPI document. */
   jobs?: readonly CatalogSource[];
-  /** Start OpenTelemetry when the config asks for it (processes do; an app has its own SDK). Its service role. */
+  /** The process's name in traces; tracing starts when the config asks for it (OTEL_EXPORTER_OTLP_ENDPOINT, CONVEYOR_OTEL). */
   tracing?: string;
 }
 
@@ -87,7 +85,7 @@ export class Core {
   static async open(config: Readonly<Config>, opts: CoreOptions): Promise<Core> {
     // Definitions first: a bad one is an error before any connection exists.
     const catalog = await JobCatalog.create(opts.jobs ?? [], checkDefaults);
-    const conn = createRedis(config.redis, { role: opts.role ?? 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: opts.logger, name: opts.name });
+    const conn = createRedis(config.redis, { role: 'producer', tlsCa: config.redisTlsCa, commandTimeoutMs: config.redisCommandTimeoutMs, logger: opts.logger, name: opts.name });
     let tracing: Tracing | undefined;
     try {
       await waitUntilReady(conn, config.redis.redacted);
