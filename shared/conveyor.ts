@@ -22,7 +22,10 @@ import type { Core } from './core.ts';
 import type { AnyJobDefinition, DataOf, JobOptions, ResultOf } from './jobs/define-job.ts';
 import type { JobView, QueueSummary } from './queue/inspector.ts';
 import { JOB_STATES, type JobState } from './queue/job-state.ts';
-import { isValidQueueName } from './queue/names.ts';
+import { isValidQueueName, NO_KEY, NO_KEY_LABEL } from './queue/names.ts';
+import type { LimitsView } from './flow/queue-limits.ts';
+import type { QueueLimits } from './flow/limits.ts';
+import type { GateStatus, KeyBacklog } from './flow/gate.ts';
 import type { DeadLetter, Page } from './queue/dead-letter.ts';
 import type { PutResult, ScheduleView } from './queue/schedules.ts';
 import type { WorkerBeat } from './queue/fleet.ts';
@@ -47,6 +50,8 @@ export interface EnqueuedJob<Result = unknown> {
   name: string;
   /** True when a job with the same jobId already existed: nothing was added. */
   duplicate: boolean;
+  /** opts.throttle: another job with the same throttle id holds the window; `id` is that job's, nothing was added. */
+  throttled?: true;
   /** Types only (never set): the job's result type, for waitFor. */
   readonly result?: Result;
 }
@@ -86,6 +91,34 @@ export function coreOf(conveyor: Conveyor): Core {
 }
 
 /** A Conveyor from a Config already loaded (Conveyor's own tests and tools; apps use connect / fromEnv). */
+/** The definition's key function gives opts.key unless the enqueue chose one (a throw or a non-string is INVALID_REQUEST). */
+function withKey(job: AnyJobDefinition, data: unknown, opts: JobOptions | undefined): JobOptions | undefined {
+  if (!job.key || opts?.key !== undefined) return opts;
+  let key: unknown;
+  try {
+    key = job.key(data);
+  } catch (err) {
+    throw new ConveyorError('INVALID_REQUEST', `opts.key: the key function of job "${job.name}" threw: ${(err as Error)?.message ?? String(err)}`, { path: 'opts.key' });
+  }
+  return { ...opts, key: key as string };
+}
+
+/** A queue's limits with what they hold back now. */
+export interface LimitsStatus extends LimitsView {
+  /** Jobs the per-key gate holds, and jobs holding a key's slot (admitted, not finished). */
+  held: number;
+  admitted: number;
+  /** How often a key was found at its limit when its turn came. */
+  hits: GateStatus['hits'];
+  /** The keys with the largest backlogs ("(no key)" for jobs without one). */
+  keys: { key: string; held: number; running: number; waitingOn: KeyBacklog['waitingOn'] }[];
+}
+
+export async function limitsStatus(core: Core, queue: string, top = 10): Promise<LimitsStatus> {
+  const [view, g] = await Promise.all([core.limits.get(queue), core.gate.status(queue, top)]);
+  return { ...view, held: g.held, admitted: g.admitted, hits: g.hits, keys: g.keys.map((k) => ({ ...k, key: k.key === NO_KEY ? NO_KEY_LABEL : k.key })) };
+}
+
 export async function openConveyor(config: Readonly<Config>, extras: ConnectExtras = {}, defaultLevel = 'info'): Promise<Conveyor> {
   const jobs = extras.jobs ?? [];
   if (!Array.isArray(jobs)) throw new ConveyorError('INVALID_JOB_DEFINITION', 'jobs must be an array of job definitions (defineJob)');
@@ -135,7 +168,8 @@ export class Conveyor {
     if (typeof target === 'string') return core.producer.enqueue(target, data);
     const inc = core.include(target, 'enqueue');
     if (inc) await inc;
-    return core.producer.enqueue(target.queue, { name: target.name, data, ...(opts !== undefined ? { opts } : {}) });
+    const o = withKey(target, data, opts);
+    return core.producer.enqueue(target.queue, { name: target.name, data, ...(o !== undefined ? { opts: o } : {}) });
   }
 
   /**
@@ -149,7 +183,10 @@ export class Conveyor {
     const inc = core.include(target, 'enqueueBulk');
     if (inc) await inc;
     if (!Array.isArray(items)) throw new ConveyorError('INVALID_REQUEST', 'data: expected an array (one entry per job)');
-    return core.producer.enqueueBulk(target.queue, items.map((data) => ({ name: target.name, data, ...(opts !== undefined ? { opts } : {}) })));
+    return core.producer.enqueueBulk(target.queue, items.map((data) => {
+      const o = withKey(target, data, opts);
+      return { name: target.name, data, ...(o !== undefined ? { opts: o } : {}) };
+    }));
   }
 
   /** One job wherever it is (its queue or its dead letters); undefined when there is none. */
@@ -193,6 +230,21 @@ export class Conveyor {
     /** Workers take no new jobs from it (producers can still enqueue). */
     pause: (queue: string): Promise<void> => this.core.inspector.pause(queue),
     resume: (queue: string): Promise<void> => this.core.inspector.resume(queue),
+    /** The queue's flow limits and what they hold back (the largest key backlogs first). */
+    limits: (queue: string): Promise<LimitsStatus> => limitsStatus(this.core, queue),
+    /**
+     * Replaces the queue's limits, fleet-wide: `{ concurrency?, rate?: { max, perMs }, perKey?: { concurrency?, rate?, overrides? } }`.
+     * Running workers apply them within a second. Bad input is INVALID_REQUEST naming the field; nothing changes.
+     */
+    setLimits: async (queue: string, limits: QueueLimits): Promise<LimitsStatus> => {
+      await this.core.limits.set(queue, limits);
+      return limitsStatus(this.core, queue);
+    },
+    /** Removes every limit of the queue; jobs the gate held go on, round-robin. */
+    clearLimits: async (queue: string): Promise<LimitsStatus> => {
+      await this.core.limits.clear(queue);
+      return limitsStatus(this.core, queue);
+    },
   };
 
   /** Dead letters: jobs that used up their attempts. */

@@ -25,6 +25,8 @@ import { jobOptionsSchema, describeZodError } from './queue/job-input.ts';
 import { JobCatalog, type CatalogSource } from './jobs/job-catalog.ts';
 import { isJobDefinition, sameJob, type AnyJobDefinition } from './jobs/define-job.ts';
 import { JobWaiter } from './queue/job-waiter.ts';
+import { FlowGate } from './flow/gate.ts';
+import { LimitsStore } from './flow/queue-limits.ts';
 import { startTracing, type Tracing } from './tracing.ts';
 import { ConveyorError } from './errors.ts';
 
@@ -49,6 +51,9 @@ export class Core {
   readonly deadLetters: DeadLetters;
   readonly schedules: Schedules;
   readonly fleet: Fleet;
+  /** Flow control: the gate (per-key limits, fairness) and every queue's limits. */
+  readonly gate: FlowGate;
+  readonly limits: LimitsStore;
   readonly telemetry: Telemetry | undefined;
   private readonly tracing: Tracing | undefined;
   private waiter: JobWaiter | undefined;
@@ -62,6 +67,8 @@ export class Core {
     this.tracing = tracing;
     this.telemetry = tracing?.telemetry;
     this.queues = new QueueSet(conn, { telemetry: this.telemetry });
+    this.gate = new FlowGate(conn);
+    this.limits = new LimitsStore(this.queues, this.gate);
     this.producer = new Producer(this.queues, {
       maxBulk: config.bulkMax,
       maxPayloadBytes: config.maxPayloadBytes,
@@ -70,8 +77,9 @@ export class Core {
       timeoutMs: config.redisCommandTimeoutMs,
       redisLabel: config.redis.redacted,
       jobs: catalog,
+      gate: this.gate,
     });
-    this.inspector = new Inspector(this.queues);
+    this.inspector = new Inspector(this.queues, this.gate);
     this.deadLetters = this.inspector.deadLetters;
     this.schedules = new Schedules(this.queues, this.producer, { maxPayloadBytes: config.maxPayloadBytes, logger: this.log });
     this.fleet = new Fleet(conn);

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   DEAD_LETTER_NOT_FOUND: { status: 404, summary: 'No dead letter with that id exists in the queue.' },
   SCHEDULE_NOT_FOUND: { status: 404, summary: 'No schedule with that id exists.' },
   SCHEDULE_MANAGED_BY_CONFIG: { status: 409, summary: 'The schedule comes from the SCHEDULES file; change or remove it there, not through the API.' },
+  LIMITS_MANAGED_BY_CONFIG: { status: 409, summary: 'The queue\'s limits come from the LIMITS file; change them there, not through the API.' },
   METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not with this method.' },
   // job execution (recorded as a job's failure, never an HTTP answer)
   HANDLER_NOT_FOUND: { status: 500, summary: 'The worker has no handler for the job name; the job is retried and then dead-lettered so it can be replayed once a handler is deployed.' },

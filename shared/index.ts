@@ -39,3 +39,5 @@ export type { DeadLetter, Page } from './queue/dead-letter.ts';
 export type { DeadLetterActionOptions, DeadLetterReport, DeadLetterSelection } from './queue/dead-letter-actions.ts';
 export type { PutResult, ScheduleView } from './queue/schedules.ts';
 export type { WorkerBeat } from './queue/fleet.ts';
+export type { LimitsStatus } from './conveyor.ts';
+export type { QueueLimits, KeyLimits, Rate, HeldBy } from './flow/limits.ts';

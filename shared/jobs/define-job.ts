@@ -64,6 +64,12 @@ export interface JobOptions {
   timeout?: number;
   /** Durable enqueue: acknowledged only once this many replicas hold the job. */
   minReplicas?: number;
+  /** Flow control: the job's key (a tenant, a customer, an account) for its queue's perKey limits; 1-128 printable characters. */
+  key?: string;
+  /** Of jobs with the same id within `ms`, only the last one runs (`ms` after the last enqueue). */
+  debounce?: { id: string; ms: number };
+  /** At most one job with this id per `ms`: a later enqueue answers the first one's id with throttled: true. */
+  throttle?: { id: string; ms: number };
 }
 
 /** What defineJob takes. */
@@ -78,6 +84,8 @@ export interface JobSpec<Name extends string = string, Schema extends PayloadSch
   defaults?: JobOptions;
   /** One line for the OpenAPI document and the dashboard. */
   description?: string;
+  /** Flow control: the key of each job from its data (`(data) => data.accountId`), unless the enqueue gives opts.key. */
+  key?: (data: InputOf<Schema>) => string;
 }
 
 export type JobHandlerFn<Data, Result> = (data: Data, ctx: JobContext) => Result | Promise<Result>;
@@ -96,6 +104,8 @@ export interface JobDefinition<Name extends string = string, Data = unknown, Par
   readonly schema: PayloadSchema | undefined;
   readonly defaults: Readonly<JobOptions>;
   readonly description: string | undefined;
+  /** The flow key of a job from its data (JobSpec.key). */
+  readonly key: ((data: Data) => string) | undefined;
   /** The handler, when attached (handle()); a definition without one only enqueues. */
   readonly run: JobHandlerFn<Parsed, Result> | undefined;
   /** A job a worker can run: this definition with its handler (the definition itself is unchanged). */
@@ -114,7 +124,7 @@ export type AnyJobDefinition = JobDefinition<string, any, any, any>;
 export type DataOf<J> = J extends JobDefinition<string, infer D, any, any> ? D : never;
 export type ResultOf<J> = J extends JobDefinition<string, any, any, infer R> ? R : never;
 
-const SPEC_FIELDS = new Set(['name', 'queue', 'schema', 'defaults', 'description']);
+const SPEC_FIELDS = new Set(['name', 'queue', 'schema', 'defaults', 'description', 'key']);
 
 function invalid(name: unknown, why: string): ConveyorError {
   return new ConveyorError('INVALID_JOB_DEFINITION', `defineJob(${typeof name === 'string' ? JSON.stringify(name) : '…'}): ${why}`, typeof name === 'string' ? { job: name } : undefined);
@@ -153,7 +163,8 @@ export function defineJob<Data = never, Result = unknown, const Name extends str
     throw invalid(name, 'defaults must be an object of job options');
   }
   if (spec.description !== undefined && typeof spec.description !== 'string') throw invalid(name, 'description must be a string');
-  return makeJob(name, queue, schema, Object.freeze({ ...(spec.defaults ?? {}) }), spec.description, undefined, {}) as never;
+  if (spec.key !== undefined && typeof spec.key !== 'function') throw invalid(name, 'key must be a function of the job data returning its flow key');
+  return makeJob(name, queue, schema, Object.freeze({ ...(spec.defaults ?? {}) }), spec.description, undefined, {}, spec.key as ((data: unknown) => string) | undefined) as never;
 }
 
 /**
@@ -178,6 +189,7 @@ function makeJob(
   description: string | undefined,
   run: JobHandlerFn<any, any> | undefined,
   origin: object,
+  key: ((data: unknown) => string) | undefined,
 ): AnyJobDefinition {
   const job: AnyJobDefinition = {
     kind: JOB_KIND,
@@ -186,10 +198,11 @@ function makeJob(
     schema,
     defaults,
     description,
+    key,
     run,
     handle(fn) {
       if (typeof fn !== 'function') throw invalid(name, `handle() expects the handler function, got ${fn === null ? 'null' : typeof fn}`);
-      return makeJob(name, queue, schema, defaults, description, fn, origin) as never;
+      return makeJob(name, queue, schema, defaults, description, fn, origin, key) as never;
     },
   };
   Object.defineProperty(job, ORIGIN, { value: origin, enumerable: false });

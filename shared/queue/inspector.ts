@@ -11,6 +11,8 @@ import type { QueueSet } from './queue-set.ts';
 import { assertQueueName } from './producer.ts';
 
 import { JOB_STATES, type JobState } from './job-state.ts';
+import type { FlowGate } from '../flow/gate.ts';
+import type { HeldBy } from '../flow/limits.ts';
 
 export { JOB_STATES, type JobState };
 
@@ -22,6 +24,8 @@ export interface QueueCounts {
   failed: number;
   dead: number;
   paused: number;
+  /** Jobs the flow gate holds back (per-key limits; also counted in waiting). */
+  held: number;
 }
 
 export interface QueueSummary {
@@ -47,6 +51,8 @@ export interface JobView {
   finishedAt: string | null;
   /** Dead letters only: when it became one. */
   deadAt?: string | null;
+  /** A waiting job a limit is holding back: which one. */
+  heldBy?: HeldBy;
 }
 
 /** BullMQ state names for one Conveyor state. */
@@ -91,8 +97,11 @@ export class Inspector {
   private readonly queues: QueueSet;
   readonly deadLetters: DeadLetters;
 
-  constructor(queues: QueueSet) {
+  private readonly gate: FlowGate | undefined;
+
+  constructor(queues: QueueSet, gate?: FlowGate) {
     this.queues = queues;
+    this.gate = gate;
     this.deadLetters = new DeadLetters(queues);
   }
 
@@ -113,12 +122,13 @@ export class Inspector {
 
   async summary(queue: string): Promise<QueueSummary> {
     const q = this.queues.source(queue);
-    const [c, paused, dead] = await Promise.all([
+    const [c, paused, dead, held] = await Promise.all([
       q.getJobCounts('waiting', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'),
       q.isPaused(),
       this.deadLetters.count(queue),
+      this.gate ? this.gate.heldCount(queue) : 0,
     ]);
-    const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+    const waiting = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0) + held;
     return {
       name: queue,
       paused,
@@ -131,8 +141,18 @@ export class Inspector {
         dead,
         // Jobs held back by a pause (BullMQ keeps them in the wait list).
         paused: paused ? waiting : 0,
+        held,
       },
     };
+  }
+
+  /** A queue-wide limit holding its waiting jobs now: its rate window is used up, or its concurrency is. */
+  private async queueLimitHolding(queue: string): Promise<HeldBy | undefined> {
+    const q = this.queues.source(queue);
+    const [ttl, concurrency] = await Promise.all([q.getRateLimitTtl(), q.getGlobalConcurrency()]);
+    if (ttl > 0) return 'rate';
+    if (concurrency !== null && (await q.getActiveCount()) >= Number(concurrency)) return 'concurrency';
+    return undefined;
   }
 
   async listQueues(): Promise<QueueSummary[]> {
@@ -150,7 +170,28 @@ export class Inspector {
     const state = await source.getJobState(id);
     if (state !== 'unknown') {
       const job = await source.getJob(id);
-      if (job) return toJobView(queue, job, toState(state));
+      if (job) {
+        const view = toJobView(queue, job, toState(state));
+        if (view.state === 'waiting') {
+          const heldBy = await this.queueLimitHolding(queue);
+          if (heldBy) view.heldBy = heldBy;
+        }
+        return view;
+      }
+    } else if (this.gate) {
+      // In no BullMQ list: held by the flow gate (or mid-removal).
+      const job = await source.getJob(id);
+      if (job) {
+        const key = (job.opts as { key?: string }).key;
+        const g = await this.gate.jobState(queue, id, key);
+        if (g.held) {
+          const view = toJobView(queue, job, 'waiting');
+          if (g.keyState === 'c') view.heldBy = 'key-concurrency';
+          else if (g.keyState === 's') view.heldBy = 'key-rate';
+          else view.heldBy = (await this.queueLimitHolding(queue)) ?? 'key-concurrency';
+          return view;
+        }
+      }
     }
     const dead = await this.queues.dead(queue).getJob(id);
     if (dead) {

@@ -7,10 +7,11 @@ import { z } from 'zod';
 import type { JobsOptions } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { ConveyorError } from '../errors.ts';
-import { isValidJobId, isValidJobName } from './names.ts';
+import { FLOW_KEY_MESSAGE, isValidFlowKey, isValidJobId, isValidJobName } from './names.ts';
 
 export const MAX_PRIORITY = 2_097_151;
 const MAX_DELAY_MS = 10 * 365 * 24 * 3600_000;
+const MAX_WINDOW_MS = 7 * 24 * 3600_000;
 
 export const backoffSchema = z.strictObject({
   type: z.enum(['fixed', 'exponential']),
@@ -18,7 +19,14 @@ export const backoffSchema = z.strictObject({
   jitter: z.number().min(0).max(1).optional(),
 });
 
-export const jobOptionsSchema = z.strictObject({
+/** debounce / throttle: jobs with the same id within the window (the id is per queue). */
+const windowSchema = z.strictObject({
+  id: z.string().refine(isValidFlowKey, `id ${FLOW_KEY_MESSAGE}`),
+  ms: z.number().int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms').max(MAX_WINDOW_MS, `must be at most ${MAX_WINDOW_MS} ms (a week)`),
+});
+
+/** The options without their cross-field checks (for schemas made from a subset: schedule-input.ts). */
+export const jobOptionsFields = z.strictObject({
   delay: z.number().int().min(0).max(MAX_DELAY_MS).optional(),
   priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
   attempts: z.number().int().min(1).max(1000).optional(),
@@ -30,6 +38,17 @@ export const jobOptionsSchema = z.strictObject({
   timeout: z.number().int().min(1).max(24 * 3600_000).optional(),
   /** Durable enqueue for this request: replicas that must hold the job before it is acknowledged. */
   minReplicas: z.number().int().min(0).max(100).optional(),
+  /** Flow control: the job's key (a tenant, a customer, an account) for the queue's perKey limits. */
+  key: z.string().refine(isValidFlowKey, `key ${FLOW_KEY_MESSAGE} (a tenant, a customer, an account)`).optional(),
+  /** Of jobs with the same id within the window only the last one runs (it runs ms after the last enqueue). */
+  debounce: windowSchema.optional(),
+  /** At most one job per window: a later enqueue answers with the job that holds it (throttled: true). */
+  throttle: windowSchema.optional(),
+});
+
+export const jobOptionsSchema = jobOptionsFields.superRefine((o, ctx) => {
+  if (o.debounce && o.throttle) ctx.addIssue({ code: 'custom', path: ['throttle'], message: 'cannot be combined with debounce (choose one)' });
+  if (o.debounce && o.delay !== undefined) ctx.addIssue({ code: 'custom', path: ['delay'], message: 'cannot be combined with debounce (a debounced job runs debounce.ms after the last enqueue)' });
 });
 
 export const jobInputSchema = z.strictObject({
@@ -49,6 +68,9 @@ export interface PublicJobOptions {
   backoff?: { type: string; delay?: number; jitter?: number };
   jobId?: string;
   timeout?: number;
+  key?: string;
+  debounce?: { id: string; ms: number };
+  throttle?: { id: string; ms: number };
 }
 
 export const DEFAULT_ATTEMPTS = 3;
@@ -101,16 +123,31 @@ function bytesOverLimit(data: unknown, limit: number): number {
   return size > limit ? size : 0;
 }
 
-/** BullMQ options for a validated input. Ids are always ours (UUIDs) unless the caller chose one. */
-export function toBullOptions(opts: JobOptionsInput | undefined): JobsOptions & { timeout?: number } {
+/** BullMQ options for a stored job, with Conveyor's own: `key` (flow key) and `fg` (parked by the flow gate). */
+export type StoredJobOptions = JobsOptions & { timeout?: number; key?: string; fg?: 1 };
+
+/**
+ * BullMQ options for a validated input. Ids are always ours (UUIDs) unless
+ * the caller chose one. `gated`: the enqueue parks the job in the queue's
+ * flow gate (flow/gate-scripts.ts), which the worker then trusts to have
+ * admitted it. Debounce and throttle are BullMQ's deduplication: debounce
+ * replaces the delayed job (and keeps the last one if it is already running),
+ * throttle keeps the first one for the window.
+ */
+export function toBullOptions(opts: JobOptionsInput | undefined, gated = false): StoredJobOptions {
   const o = opts ?? {};
+  const delay = o.debounce ? o.debounce.ms : o.delay;
   return {
     jobId: o.jobId ?? randomUUID(),
     attempts: o.attempts ?? DEFAULT_ATTEMPTS,
     backoff: o.backoff ?? { ...DEFAULT_BACKOFF },
-    ...(o.delay ? { delay: o.delay } : {}),
+    ...(delay ? { delay } : {}),
     ...(o.priority ? { priority: o.priority } : {}),
     ...(o.timeout ? { timeout: o.timeout } : {}),
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    ...(o.debounce ? { deduplication: { id: o.debounce.id, replace: true, keepLastIfActive: true } } : {}),
+    ...(o.throttle ? { deduplication: { id: o.throttle.id, ttl: o.throttle.ms } } : {}),
+    ...(gated ? { fg: 1 as const } : {}),
     removeOnComplete: { ...DEFAULT_KEEP_COMPLETED },
     removeOnFail: false,
   };
@@ -126,5 +163,13 @@ export function toPublicOptions(opts: Record<string, unknown> | undefined): Publ
   if (o.backoff && typeof o.backoff === 'object') out.backoff = o.backoff as PublicJobOptions['backoff'];
   if (typeof o.jobId === 'string') out.jobId = o.jobId;
   if (typeof o.timeout === 'number') out.timeout = o.timeout;
+  if (typeof o.key === 'string') out.key = o.key;
+  const de = o.deduplication as { id?: unknown; ttl?: unknown; replace?: unknown } | undefined;
+  if (de && typeof de.id === 'string') {
+    if (de.replace) {
+      out.debounce = { id: de.id, ms: typeof o.delay === 'number' ? o.delay : 0 };
+      delete out.delay;
+    } else out.throttle = { id: de.id, ms: typeof de.ttl === 'number' ? de.ttl : 0 };
+  }
   return out;
 }

@@ -20,6 +20,18 @@ export function isValidJobName(name: unknown): name is string {
   return typeof name === 'string' && JOB_NAME.test(name) && name.trim() !== '' && !LONE_SURROGATE.test(name);
 }
 
+/** A job's flow key (a tenant, a customer, an account) and a debounce/throttle id: 1-128 printable characters. */
+export function isValidFlowKey(key: unknown): key is string {
+  return typeof key === 'string' && JOB_NAME.test(key) && key.trim() !== '' && !LONE_SURROGATE.test(key);
+}
+
+export const FLOW_KEY_MESSAGE = 'must be 1-128 printable characters';
+
+/** The flow gate's name for jobs without a key on a queue with perKey limits: they count as one key. */
+export const NO_KEY = '';
+/** How that key is shown (API, dashboard, CLI). */
+export const NO_KEY_LABEL = '(no key)';
+
 /**
  * BullMQ's own key names under a queue ("conveyor:{q}:meta", ":wait", ...). A
  * job's hash is "conveyor:{q}:<id>", so a job with one of these ids would

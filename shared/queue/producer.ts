@@ -12,6 +12,8 @@ import { bullName, isValidQueueName, keys, PREFIX } from './names.ts';
 import { parseJobInput, toBullOptions, type JobInput } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';
 import type { JobCatalog } from '../jobs/job-catalog.ts';
+import type { FlowGate } from '../flow/gate.ts';
+import { NO_KEY } from '../flow/limits.ts';
 
 export interface ProducerOptions {
   maxPayloadBytes?: number;
@@ -34,6 +36,8 @@ export interface ProducerOptions {
    * default options go under the enqueue's own.
    */
   jobs?: JobCatalog;
+  /** The flow gate: jobs of a queue with per-key limits are held by it (flow/gate-scripts.ts). */
+  gate?: FlowGate;
 }
 
 export interface EnqueueResult {
@@ -42,6 +46,8 @@ export interface EnqueueResult {
   name: string;
   /** True when a job with the same jobId already existed: nothing was added. */
   duplicate: boolean;
+  /** opts.throttle: a job with the same throttle id holds the window; `id` is that job's and nothing was added. */
+  throttled?: true;
 }
 
 export interface BulkResult {
@@ -57,8 +63,9 @@ export function assertQueueName(queue: unknown): asserts queue is string {
 export class Producer {
   private readonly queues: QueueSet;
   private readonly conn: RedisConnection;
-  private readonly opts: Required<Omit<ProducerOptions, 'jobs'>>;
+  private readonly opts: Required<Omit<ProducerOptions, 'jobs' | 'gate'>>;
   private readonly jobs: JobCatalog | undefined;
+  private readonly gate: FlowGate | undefined;
 
   constructor(queues: QueueSet, opts: ProducerOptions = {}) {
     this.queues = queues;
@@ -72,6 +79,7 @@ export class Producer {
       maxBulk: opts.maxBulk ?? 1000,
     };
     this.jobs = opts.jobs;
+    this.gate = opts.gate;
   }
 
   /**
@@ -94,12 +102,14 @@ export class Producer {
     assertQueueName(queue);
     const c = this.checked(input);
     const job = c instanceof Promise ? await c : c;
-    const opts = toBullOptions(job.opts);
     const minReplicas = job.opts?.minReplicas ?? this.opts.minReplicas;
     // One async function, no closure per call: this is the hot path (bounded() explains the bounds).
     try {
       if (failoverUnderWay(this.conn)) await this.untilWritable();
       if (!this.queues.isRegistered(queue)) await this.queues.register(queue);
+      const g = this.gate ? this.gate.isGated(queue) : false;
+      const gated = g instanceof Promise ? await g : g;
+      const opts = toBullOptions(job.opts, gated);
       if (job.opts?.jobId !== undefined) {
         // BullMQ answers the same way whether it added the job or found one with
         // that id; ask first so the caller learns it was a duplicate.
@@ -110,9 +120,12 @@ export class Producer {
           return { id: job.opts.jobId, queue, name: job.name, duplicate: true };
         }
       }
-      const added = await this.queues.source(queue).add(job.name, job.data ?? null, opts);
-      if (minReplicas > 0) await this.confirmReplicas(minReplicas, queue, [String(added.id)]);
-      return { id: String(added.id), queue, name: job.name, duplicate: false };
+      const id = gated ? (await this.addGated(queue, [job], [opts]))[0]! : String((await this.queues.source(queue).add(job.name, job.data ?? null, opts)).id);
+      if (minReplicas > 0) await this.confirmReplicas(minReplicas, queue, [id]);
+      // BullMQ answers a deduplicated add with the id of the job that holds the window.
+      if (job.opts?.throttle && id !== opts.jobId) return { id, queue, name: job.name, duplicate: false, throttled: true };
+      // Debounce: ours is the job that runs (BullMQ replaced the earlier one, or runs ours after the one running now).
+      return { id: job.opts?.debounce ? opts.jobId! : id, queue, name: job.name, duplicate: false };
     } catch (err) {
       throw this.asConveyorError(err);
     }
@@ -139,7 +152,8 @@ export class Producer {
     const minReplicas = Math.max(this.opts.minReplicas, ...jobs.map((j) => j.opts?.minReplicas ?? 0));
     return this.bounded(async () => {
       await this.queues.register(queue);
-      const ids = await this.addAtomically(queue, jobs);
+      const gated = this.gate ? await this.gate.isGated(queue) : false;
+      const ids = gated ? await this.addGated(queue, jobs, jobs.map((j) => toBullOptions(j.opts, true))) : await this.addAtomically(queue, jobs);
       await this.confirmReplicas(minReplicas, queue, ids);
       return { ids };
     });
@@ -165,18 +179,34 @@ export class Producer {
       if (ids.length !== jobs.length) throw new ConveyorError('SHUTTING_DOWN', 'the producer is closing');
       return ids;
     }
+    return this.transaction(queue, jobs, jobs.map((j) => toBullOptions(j.opts)), false);
+  }
+
+  /**
+   * Jobs of a queue with per-key limits: added by BullMQ and parked in the
+   * queue's flow gate in the same MULTI, so a job is never in BullMQ's wait
+   * list unadmitted, nor lost between the two. (Traced producers too: the
+   * gate needs the park on the add's own transaction.)
+   */
+  private addGated(queue: string, jobs: JobInput[], opts: ReturnType<typeof toBullOptions>[]): Promise<string[]> {
+    return this.transaction(queue, jobs, opts, true);
+  }
+
+  private async transaction(queue: string, jobs: JobInput[], opts: ReturnType<typeof toBullOptions>[], gated: boolean): Promise<string[]> {
+    const q = this.queues.source(queue);
     if (q.closing) throw new ConveyorError('SHUTTING_DOWN', 'the producer is closing');
     // toFlowEntry: the job's stored form, its options checked as Queue.add checks them.
-    const entries = jobs.map((j) => {
-      const opts = toBullOptions(j.opts);
-      return new Job(q, j.name, j.data ?? null, opts, opts.jobId).toFlowEntry();
-    });
+    const entries = jobs.map((j, i) => new Job(q, j.name, j.data ?? null, opts[i], opts[i]!.jobId).toFlowEntry());
     const backend = q.backend;
     const multi = (await backend.client).multi();
     // Queued on the transaction, in order; the replies come with EXEC.
     for (const e of entries) await backend.addJobToTransaction(multi, e.jobData, e.jobId, e.parentKeyOpts);
-    const results = ((await multi.exec()) ?? []) as [Error | null, unknown][];
-    if (results.length !== entries.length) throw new ConveyorError('REDIS_UNAVAILABLE', `the bulk's transaction answered ${results.length} replies for ${entries.length} jobs`);
+    if (gated) this.gate!.park(multi, queue, jobs.map((j, i) => ({ id: opts[i]!.jobId!, key: j.opts?.key ?? NO_KEY, priority: opts[i]!.priority ?? 0 })));
+    const all = ((await multi.exec()) ?? []) as [Error | null, unknown][];
+    const expected = entries.length + (gated ? 1 : 0);
+    if (all.length !== expected) throw new ConveyorError('REDIS_UNAVAILABLE', `the enqueue's transaction answered ${all.length} replies for ${expected} commands`);
+    if (gated && all[entries.length]![0]) throw all[entries.length]![0];
+    const results = all.slice(0, entries.length);
     return results.map(([err, id]) => {
       if (err) throw err;
       // addJob's negative codes are about flow parents, which a bulk never has.

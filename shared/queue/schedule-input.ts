@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ConveyorError, type ErrorCode } from '../errors.ts';
 import { isValidJobName } from './names.ts';
-import { describeZodError, jobOptionsSchema, payloadBytes } from './job-input.ts';
+import { describeZodError, jobOptionsFields, payloadBytes } from './job-input.ts';
 import { assertQueueName } from './producer.ts';
 import { DEFAULT_TZ, validateCron } from './cron.ts';
 
@@ -23,7 +23,7 @@ export function assertScheduleId(id: unknown): asserts id is string {
 }
 
 /** The job options a schedule may give its jobs: no jobId (each run has its own) and no delay (the cron says when). */
-export const scheduleOptionsSchema = jobOptionsSchema.pick({ attempts: true, backoff: true, priority: true, timeout: true });
+export const scheduleOptionsSchema = jobOptionsFields.pick({ attempts: true, backoff: true, priority: true, timeout: true });
 
 export const scheduleInputSchema = z.strictObject({
   queue: z.string(),

@@ -14,6 +14,8 @@ export interface JobContext {
   /** 1 for the first run, 2 for the first retry, ... */
   attempt: number;
   maxAttempts: number;
+  /** The job's flow key (opts.key: its tenant, customer, account), if it has one. */
+  key?: string;
   /** Aborted when the job's timeout passes or the worker is forced to stop. */
   signal: AbortSignal;
   log: Logger;
@@ -48,6 +50,7 @@ class RunContext implements JobContext {
   readonly name: string;
   readonly attempt: number;
   readonly maxAttempts: number;
+  readonly key: string | undefined;
   readonly log: Logger;
   readonly job: Job;
   private readonly stop: AbortSignal | undefined;
@@ -62,6 +65,7 @@ class RunContext implements JobContext {
     this.name = job.name;
     this.attempt = job.attemptsMade + 1;
     this.maxAttempts = job.opts.attempts ?? 1;
+    this.key = (job.opts as { key?: string }).key;
     this.log = log;
     this.job = job;
     this.stop = stop;

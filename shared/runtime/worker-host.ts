@@ -14,6 +14,7 @@ import { bullName, PREFIX } from '../queue/names.ts';
 import { QueueSet } from '../queue/queue-set.ts';
 import { DeadLetters } from '../queue/dead-letter.ts';
 import { runJob, type HandlerMap } from './handler.ts';
+import { FlowGate } from '../flow/gate.ts';
 import type { Service } from './service.ts';
 
 export interface WorkerHostOptions {
@@ -91,6 +92,22 @@ const FORCE_CLOSE_MS = 2000;
 /** How often each process repairs dead letters a crash left in a failed set. */
 const SWEEP_INTERVAL_MS = 30_000;
 
+/**
+ * How often each process ticks the flow gate of each queue it consumes
+ * (flow/gate-scripts.ts TICK): rate windows that opened, limits changed at
+ * run time, slots of jobs that finished without telling the gate.
+ */
+export const GATE_TICK_MS = 250;
+/** Every this many ticks, a tick re-checks up to GATE_CHECK admitted jobs. */
+const GATE_CHECK_EVERY = 4;
+const GATE_CHECK = 200;
+
+/** A job the gate may not have admitted: not parked by its enqueue, or came back by another road (a delay, a debounce). */
+function needsAdmission(job: Job): boolean {
+  const o = job.opts as { fg?: number; delay?: number; deduplication?: unknown };
+  return o.fg !== 1 || (o.delay ?? 0) > 0 || o.deduplication !== undefined;
+}
+
 export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Service {
   readonly id: string;
   readonly stats: WorkerStats = { processed: 0, failed: 0, active: 0, watchdogRestarts: 0 };
@@ -101,6 +118,14 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   private queueSet: QueueSet | undefined;
   private deadLetters: DeadLetters | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private gate: FlowGate | undefined;
+  private gateTimer: NodeJS.Timeout | undefined;
+  private gateTicks = 0;
+  /** Per queue: gated, as the last tick saw it. */
+  private readonly gated = new Map<string, boolean>();
+  /** Per queue: finished jobs whose slots go back in the next release (one script per turn of the event loop). */
+  private readonly toRelease = new Map<string, string[]>();
+  private releaseScheduled = false;
   private readonly forceStop = new AbortController();
   /** One entry per job in flight (no key string built per job: this is the hot path). */
   private readonly running = new Set<Running>();
@@ -128,10 +153,14 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     await waitUntilReady(this.conn, config.redis.redacted);
     this.queueSet = new QueueSet(this.conn);
     this.deadLetters = new DeadLetters(this.queueSet);
+    this.gate = new FlowGate(this.conn);
     for (const queue of this.queues) {
       await this.queueSet.register(queue);
+      this.gated.set(queue, (await this.gate.tick(queue)).gated);
       this.workers.set(queue, this.createWorker(queue));
     }
+    this.gateTimer = setInterval(() => void this.tickGates(), GATE_TICK_MS);
+    this.gateTimer.unref();
     this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     void this.sweep();
@@ -194,6 +223,14 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
         this.workers.get(queue)?.forgetJob(String(job.id));
         throw new WaitingError();
       }
+      if (this.gated.get(queue) && needsAdmission(job) && token) {
+        const o = job.opts as { key?: string; priority?: number };
+        if (!(await this.gate!.start(queue, String(job.id), o.key, o.priority ?? 0))) {
+          // Back in the gate (its lock dropped): no attempt counted, BullMQ leaves it alone.
+          this.workers.get(queue)?.forgetJob(String(job.id));
+          throw new WaitingError();
+        }
+      }
       const r: Running = { queue, job, token, handedBack: false };
       this.running.add(r);
       this.stats.active = this.running.size;
@@ -233,6 +270,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     });
     worker.on('completed', (job) => {
       this.stats.processed++;
+      if (this.gated.get(queue) || (job.opts as { fg?: number }).fg === 1) this.release(queue, String(job.id));
       this.emit('job-completed', queue, job, job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0);
     });
     worker.on('failed', (job, err) => {
@@ -242,6 +280,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       this.emit('job-failed', queue, job, err, final);
       const durationMs = job.processedOn ? Date.now() - job.processedOn : undefined;
       log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, durationMs, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
+      if (final && (this.gated.get(queue) || (job.opts as { fg?: number }).fg === 1)) this.release(queue, String(job.id));
       if (final) {
         this.deadLetters!.bury(queue, String(job.id)).catch((e: unknown) => {
           log.warn({ jobId: job.id, err: String(e) }, 'could not move job to dead letters yet; the sweep will retry');
@@ -253,6 +292,44 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       log.warn({ err: err.message }, 'worker error');
     });
     return worker;
+  }
+
+  /** Gives a finished job's key slot back; the releases of one turn of the event loop go in one script. */
+  private release(queue: string, id: string): void {
+    let ids = this.toRelease.get(queue);
+    if (!ids) this.toRelease.set(queue, (ids = []));
+    ids.push(id);
+    if (this.releaseScheduled) return;
+    this.releaseScheduled = true;
+    setImmediate(() => {
+      this.releaseScheduled = false;
+      for (const [q, batch] of this.toRelease) {
+        this.toRelease.delete(q);
+        // Lost (Redis down, the process killed): the gate's check finds the job finished and releases it.
+        this.gate?.release(q, batch).catch((err: unknown) => this.log.debug({ queue: q, err: String(err) }, 'flow release failed; the gate check will repair it'));
+      }
+    });
+  }
+
+  private ticking = false;
+
+  private async tickGates(): Promise<void> {
+    if (this.ticking || this.state !== 'running') return;
+    this.ticking = true;
+    const check = ++this.gateTicks % GATE_CHECK_EVERY === 0 ? GATE_CHECK : 0;
+    try {
+      for (const queue of this.workers.keys()) {
+        try {
+          const t = await this.gate!.tick(queue, check);
+          this.gated.set(queue, t.gated);
+          if (t.released > 0) this.log.info({ queue, released: t.released }, 'flow gate: gave back the slots of jobs that finished without releasing them');
+        } catch (err) {
+          this.log.debug({ queue, err: String(err) }, 'flow gate tick failed; next time');
+        }
+      }
+    } finally {
+      this.ticking = false;
+    }
   }
 
   private async sweep(): Promise<void> {
@@ -293,6 +370,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     this.state = 'stopping';
     this.emit('stopping');
     clearInterval(this.sweepTimer);
+    clearInterval(this.gateTimer);
     const grace = this.opts.config.shutdownGraceMs;
     this.log.info({ graceMs: grace, active: this.running.size }, 'stopping worker');
     // close() stops fetching at once (it cuts the blocking connection) and
