@@ -9,6 +9,7 @@ import { CliContext } from './context.ts';
 import { errorCodeOf, exitCodeFor, EXIT, UsageError } from './exit-codes.ts';
 import { Output, type Streams } from './output.ts';
 import { queueCommands } from './queues.ts';
+import { limitsCommands } from './limits.ts';
 import { jobCommands } from './jobs.ts';
 import { deadCommands } from './dead.ts';
 import { scheduleCommands } from './schedules.ts';
@@ -18,7 +19,7 @@ import { migrateCommands } from './migrate.ts';
 import { interopCommands } from './interop.ts';
 import { platformCommands } from './platform-commands.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...platformCommands, ...queueCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
+export const COMMANDS: readonly CommandSpec[] = [...platformCommands, ...queueCommands, ...limitsCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
 
 const INTRO = [
   'conveyor - operate Conveyor queues from the command line.',

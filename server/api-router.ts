@@ -10,7 +10,7 @@
  * probes go on to the app's own routes.
  */
 import type { Router } from 'express';
-import { coreOf, type Conveyor } from '../shared/conveyor.ts';
+import { coreOf, limitsStatus, type Conveyor } from '../shared/conveyor.ts';
 import type { Logger } from '../shared/log.ts';
 import { Metrics } from '../shared/metrics.ts';
 import { createRouter, type AppDeps } from './app.ts';
@@ -37,6 +37,7 @@ export function apiDeps(conveyor: Conveyor, opts: Omit<ApiRouterOptions, 'convey
     inspector: core.inspector,
     schedules: core.schedules,
     catalog: core.catalog,
+    flow: { store: core.limits, status: (queue) => limitsStatus(core, queue) },
     logger: opts.logger ?? core.log,
     readiness: () => core.readiness(),
     metrics: new Metrics({ inspector: core.inspector, queueSet: core.queues, schedules: core.schedules, processMetrics: opts.processMetrics ?? false }),

@@ -17,6 +17,9 @@ import { errorHandler, notFound, sendError } from './http-errors.ts';
 import { requestTimeout } from './request-input.ts';
 import { mountRoutes } from './routes/index.ts';
 
+import type { LimitsStore } from '../shared/flow/queue-limits.ts';
+import type { LimitsStatus } from '../shared/conveyor.ts';
+
 export interface AppDeps {
   config: Readonly<Config>;
   producer: Producer;
@@ -31,6 +34,8 @@ export interface AppDeps {
   catalog?: JobCatalog;
   /** Check bearer tokens (config.apiTokens) on /v1; false when the host app's own auth guards the router. */
   authenticate?: boolean;
+  /** Flow limits (/v1/queues/:queue/limits); without it those paths answer 404. */
+  flow?: { store: LimitsStore; status: (queue: string) => Promise<LimitsStatus> };
   /** The rate limiter's clock (ms; default performance.now): tests freeze it. */
   now?: () => number;
 }

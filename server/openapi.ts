@@ -62,7 +62,7 @@ const paths: Json = {
     parameters: [queueParam],
     post: op('enqueueJob', 'Enqueue one job', 'enqueue', {
       '201': ok('Enqueued', ref('EnqueueResult')),
-      '200': ok('A job with this opts.jobId already exists: nothing was added', ref('DuplicateResult')),
+      '200': ok('Nothing was added: a job with this opts.jobId already exists (duplicate: true), or a job with this opts.throttle.id holds the window (throttled: true)', { oneOf: [ref('DuplicateResult'), ref('ThrottledResult')] }),
       ...bad,
       ...tooBig,
       '422': errorRef('Unprocessable'),
@@ -86,6 +86,16 @@ const paths: Json = {
   '/v1/queues/{queue}/resume': {
     parameters: [queueParam],
     post: op('resumeQueue', 'Resume a paused queue', 'admin', { '200': ok('The queue, now running', ref('Queue')), ...bad, ...missing }),
+  },
+  '/v1/queues/{queue}/limits': {
+    parameters: [queueParam],
+    get: op('getQueueLimits', 'The queue\'s flow limits and what they hold back: held jobs, slots in use, limit hits, the keys with the largest backlogs', 'read', { '200': ok('Limits and status', ref('LimitsStatus')), ...bad, ...missing }),
+    put: op('putQueueLimits', 'Replace the queue\'s flow limits (absent fields: no limit); running workers apply them within 1 s', 'admin', {
+      '200': ok('Limits and status', ref('LimitsStatus')),
+      ...managed,
+      ...bad,
+    }, body(ref('QueueLimits'))),
+    delete: op('clearQueueLimits', 'Remove every flow limit of the queue; held jobs go on round-robin', 'admin', { '200': ok('Limits and status', ref('LimitsStatus')), ...managed, ...bad, ...missing }),
   },
   '/v1/queues/{queue}/dead': {
     parameters: [queueParam],
@@ -163,7 +173,7 @@ const page = (item: Json) => ({
   required: ['jobs', 'total', 'offset', 'limit'],
   properties: { jobs: { type: 'array', items: item }, total: { type: 'integer' }, offset: { type: 'integer' }, limit: { type: 'integer' } },
 });
-const counts = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead', 'paused'];
+const counts = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead', 'paused', 'held'];
 
 const schemas: Json = {
   Error: {
@@ -196,6 +206,66 @@ const schemas: Json = {
       jobId: { type: 'string', minLength: 1, maxLength: 128, description: 'Idempotency key: printable, not an integer, no ":"' },
       timeout: { type: 'integer', minimum: 1, description: 'ms one attempt may run' },
       minReplicas: { type: 'integer', minimum: 0, maximum: 100, description: 'Durable enqueue for this job: replicas that must hold it first' },
+      key: { type: 'string', minLength: 1, maxLength: 128, description: 'Flow control: the job\'s key (a tenant, a customer) for the queue\'s perKey limits' },
+      debounce: { ...ref('Window'), description: 'Of jobs with the same id within ms only the last one runs (ms after the last enqueue); not with delay or throttle' },
+      throttle: { ...ref('Window'), description: 'At most one job with this id per ms; a later enqueue answers 200 with the first one\'s id and throttled: true' },
+    },
+  },
+  Window: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'ms'],
+    properties: { id: { type: 'string', minLength: 1, maxLength: 128 }, ms: { type: 'integer', minimum: 1, maximum: 604_800_000 } },
+  },
+  Rate: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['max', 'perMs'],
+    properties: { max: { type: 'integer', minimum: 1, maximum: 1_000_000 }, perMs: { type: 'integer', minimum: 10, maximum: 86_400_000 } },
+  },
+  KeyLimits: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { concurrency: { type: 'integer', minimum: 1, maximum: 100_000 }, rate: ref('Rate') },
+  },
+  QueueLimits: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Absent fields: no limit. concurrency and rate hold for the whole queue across every worker; perKey for each opts.key (jobs without one count as one key), served round-robin',
+    properties: {
+      concurrency: { type: 'integer', minimum: 1, maximum: 100_000 },
+      rate: ref('Rate'),
+      perKey: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          concurrency: { type: 'integer', minimum: 1, maximum: 100_000 },
+          rate: ref('Rate'),
+          overrides: { type: 'object', maxProperties: 1000, additionalProperties: ref('KeyLimits'), description: 'Limits for named keys, in place of the perKey ones' },
+        },
+      },
+    },
+  },
+  LimitsStatus: {
+    type: 'object',
+    required: ['queue', 'limits', 'managedBy', 'updatedAt', 'held', 'admitted', 'hits', 'keys'],
+    properties: {
+      queue: { type: 'string' },
+      limits: ref('QueueLimits'),
+      managedBy: { enum: ['api', 'config', null], description: 'config: from the LIMITS file (change them there)' },
+      updatedAt: { type: ['string', 'null'], format: 'date-time' },
+      held: { type: 'integer', description: 'Jobs the per-key gate holds back' },
+      admitted: { type: 'integer', description: 'Jobs holding a key slot (admitted, not finished)' },
+      hits: { type: 'object', required: ['key-concurrency', 'key-rate'], properties: { 'key-concurrency': { type: 'integer' }, 'key-rate': { type: 'integer' } } },
+      keys: {
+        type: 'array',
+        description: 'The keys with the largest backlogs',
+        items: {
+          type: 'object',
+          required: ['key', 'held', 'running', 'waitingOn'],
+          properties: { key: { type: 'string' }, held: { type: 'integer' }, running: { type: 'integer' }, waitingOn: { enum: ['key-concurrency', 'key-rate', 'turn', 'nothing'] } },
+        },
+      },
     },
   },
   JobInput: {
@@ -216,6 +286,11 @@ const schemas: Json = {
     required: ['id', 'queue', 'name', 'duplicate'],
     properties: { id: { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, duplicate: { const: true } },
   },
+  ThrottledResult: {
+    type: 'object',
+    required: ['id', 'queue', 'name', 'throttled'],
+    properties: { id: { type: 'string', description: 'The job that holds the throttle window' }, queue: { type: 'string' }, name: { type: 'string' }, throttled: { const: true } },
+  },
   BulkResult: { type: 'object', required: ['ids'], properties: { ids: { type: 'array', items: { type: 'string' } } } },
   Job: {
     type: 'object',
@@ -235,6 +310,7 @@ const schemas: Json = {
       processedAt: iso,
       finishedAt: iso,
       deadAt: { ...iso, description: 'dead letters only' },
+      heldBy: { enum: ['rate', 'concurrency', 'key-concurrency', 'key-rate'], description: 'A waiting job a limit holds back: which one' },
     },
   },
   JobList: page(ref('Job')),

@@ -51,6 +51,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       const r = await applyScheduleFile(core.schedules, config.schedulesFile, { maxPayloadBytes: config.maxPayloadBytes, logger: log });
       log.info({ applied: r.applied, removed: r.removed }, 'SCHEDULES file applied');
     }
+    if (config.limitsFile) {
+      const { applyLimitsFile } = await import('../shared/flow/queue-limits.ts');
+      await applyLimitsFile(core.limits, config.limitsFile, { logger: log });
+    }
     // Without tokens anyone who can reach the port can enqueue: only this machine may.
     const open = config.apiTokens.length === 0;
     const host = open ? '127.0.0.1' : '0.0.0.0';

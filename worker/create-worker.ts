@@ -151,6 +151,10 @@ export function createWorker(opts: WorkerOptions): ConveyorWorker {
       m.attachWorker(w, Object.keys(handlers));
       metrics = { registry: m.registry, contentType: m.contentType, render: () => m.render() };
     }
+    if (config.limitsFile) {
+      const { applyLimitsFile } = await import('../shared/flow/queue-limits.ts');
+      await applyLimitsFile(core.limits, config.limitsFile, { logger: log });
+    }
     parts.push(new ScheduleKeeper(core.schedules, config, log), host);
     // Loaded only when configured: a worker loads no code it does not run.
     if (config.interop.length > 0) parts.push(new (await import('../shared/interop/bridge.ts')).InteropBridge({ config, logger: log, core }));

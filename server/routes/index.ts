@@ -14,10 +14,12 @@ import { queueRoutes } from './queues.ts';
 import { jobRoutes } from './jobs.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
 import { scheduleRoutes } from './schedules.ts';
+import { limitsRoutes } from './limits.ts';
 
 /** Routers mounted under /v1 behind the bearer token. */
 const V1_ROUTES: ((deps: AppDeps) => Router)[] = [
   queueRoutes,
+  limitsRoutes,
   jobRoutes,
   deadLetterRoutes,
   (deps) => (deps.schedules ? scheduleRoutes({ schedules: deps.schedules, config: deps.config }) : Router()),

@@ -38,6 +38,7 @@ export function jobRoutes(deps: AppDeps): Router {
       const { id, name } = result;
       res.location(`${apiBase(res)}/v1/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(id)}`);
       if (result.duplicate) res.status(200).json({ id, queue, name, duplicate: true });
+      else if (result.throttled) res.status(200).json({ id, queue, name, throttled: true });
       else res.status(201).json({ id, queue, name });
     } catch (err) {
       countFailure(metrics, err, 1);

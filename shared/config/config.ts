@@ -70,6 +70,8 @@ export interface Config {
   handlersPath: string | undefined;
   /** SCHEDULES: a JSON file of cron schedules applied at server and worker start (unset = none). */
   schedulesFile: string | undefined;
+  /** LIMITS: a JSON file of queue flow limits ({"<queue>": {limits}}) applied at server and worker start (unset = none). */
+  limitsFile: string | undefined;
   enqueueMinReplicas: number;
   enqueueWaitTimeoutMs: number;
   maxPayloadBytes: number;
@@ -304,6 +306,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
     handlersPath: env.HANDLERS?.trim() || undefined,
     schedulesFile: env.SCHEDULES?.trim() || undefined,
+    limitsFile: env.LIMITS?.trim() || undefined,
     enqueueMinReplicas: int(env, 'ENQUEUE_MIN_REPLICAS', 0, 0, 100),
     enqueueWaitTimeoutMs: int(env, 'ENQUEUE_WAIT_TIMEOUT_MS', 2000, 1, 60_000),
     maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 524_288, 1, 512 * 1024 * 1024),
@@ -376,6 +379,7 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     concurrency: config.concurrency,
     handlersPath: config.handlersPath,
     schedulesFile: config.schedulesFile,
+    limitsFile: config.limitsFile,
     enqueueMinReplicas: config.enqueueMinReplicas,
     maxPayloadBytes: config.maxPayloadBytes,
     httpAllowedHosts: config.httpAllowedHosts,

@@ -33,6 +33,8 @@ export interface ConfigOptions {
   handlers?: string;
   /** SCHEDULES: a JSON file of cron schedules applied at server and worker start. */
   schedules?: string;
+  /** LIMITS: a JSON file of queue flow limits ({"<queue>": {concurrency, rate, perKey}}) applied at server and worker start. */
+  limits?: string;
   /** HTTP_ALLOWED_HOSTS (["*"]): hosts the built-in http handler may call. */
   httpAllowedHosts?: readonly string[];
   /** SHUTDOWN_GRACE_MS (30000): how long a stopping worker lets running jobs finish. */
@@ -85,6 +87,7 @@ export const OPTION_VARIABLES = {
   concurrency: 'CONCURRENCY',
   handlers: 'HANDLERS',
   schedules: 'SCHEDULES',
+  limits: 'LIMITS',
   httpAllowedHosts: 'HTTP_ALLOWED_HOSTS',
   shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
   lockDurationMs: 'LOCK_DURATION_MS',

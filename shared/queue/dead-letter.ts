@@ -163,6 +163,7 @@ export class DeadLetters {
       backoff: env?.opts.backoff as never,
       priority: env?.opts.priority,
       timeout: env?.opts.timeout,
+      key: env?.opts.key,
     });
     await this.queues.register(queue);
     // A job with this id still in the queue (a replay interrupted after the add) makes this a no-op.
