@@ -3,6 +3,7 @@
  * router), who is asking and where the dashboard is mounted, the audit trail
  * and the flash message.
  */
+import type { LimitsStore } from '../shared/flow/queue-limits.ts';
 import type { Request, Response } from 'express';
 import type { Logger } from '../shared/log.ts';
 import type { QueueSet } from '../shared/queue/queue-set.ts';
@@ -26,6 +27,8 @@ export interface BoardData {
   dead: DeadLetterGroups;
   search: JobSearch;
   schedules: Schedules;
+  /** Flow limits of every queue, and the gate behind them. */
+  limits: LimitsStore;
   /** For the Redis page (Sentinel view); undefined shows what the connection reports. */
   redisTarget: RedisTarget | undefined;
   redisTlsCa: string | undefined;

@@ -27,6 +27,8 @@ import type { Inspector } from '../shared/queue/inspector.ts';
 import type { QueueSet } from '../shared/queue/queue-set.ts';
 import { Producer } from '../shared/queue/producer.ts';
 import { Schedules } from '../shared/queue/schedules.ts';
+import { LimitsStore } from '../shared/flow/queue-limits.ts';
+import { FlowGate } from '../shared/flow/gate.ts';
 import { Fleet } from '../shared/queue/fleet.ts';
 import { DeadLetterGroups } from '../shared/queue/dead-letter-groups.ts';
 import { JobSearch } from '../shared/queue/search.ts';
@@ -47,6 +49,7 @@ import { workersRoutes } from './pages/workers.ts';
 import { deadLetterRoutes } from './pages/dead-letters.ts';
 import { searchRoutes } from './pages/search.ts';
 import { scheduleRoutes } from './pages/schedules.ts';
+import { limitsRoutes } from './pages/limits.ts';
 import { redisRoutes } from './pages/redis.ts';
 import { auditRoutes } from './pages/audit.ts';
 
@@ -89,6 +92,8 @@ export interface DashboardRouterDeps {
   loginLimit?: LimiterOptions;
   /** The Conveyor's own schedules and fleet (a mounted or standalone board built from a Conveyor); built on `queues` otherwise. */
   schedules?: Schedules;
+  /** Flow limits (default: built on the queues' connection). */
+  limits?: LimitsStore;
   fleet?: Fleet;
 }
 
@@ -138,6 +143,7 @@ export function dashboardRouter(deps: DashboardRouterDeps): Router {
     dead: new DeadLetterGroups(deps.queues),
     search: new JobSearch(deps.queues, deps.inspector),
     schedules,
+    limits: deps.limits ?? new LimitsStore(deps.queues, new FlowGate(deps.queues.connection)),
     redisTarget: deps.redisTarget,
     redisTlsCa: deps.redisTlsCa,
   };
@@ -161,6 +167,7 @@ export function dashboardRouter(deps: DashboardRouterDeps): Router {
   router.use(deadLetterRoutes(ctx));
   router.use(searchRoutes(ctx));
   router.use(scheduleRoutes(ctx));
+  router.use(limitsRoutes(ctx));
   router.use(redisRoutes(ctx));
   router.use(auditRoutes(ctx));
 

@@ -52,6 +52,7 @@ export function boardDeps(conveyor: Conveyor, logger?: Logger): AppDeps {
     alertWaitingMs: config.dashboardAlertWaitingMs,
     auth: loginOf(config),
     schedules: core.schedules,
+    limits: core.limits,
     fleet: core.fleet,
   };
 }

@@ -23,7 +23,7 @@ import type { AnyJobDefinition, DataOf, JobOptions, ResultOf } from './jobs/defi
 import type { JobView, QueueSummary } from './queue/inspector.ts';
 import { JOB_STATES, type JobState } from './queue/job-state.ts';
 import { isValidQueueName, NO_KEY, NO_KEY_LABEL } from './queue/names.ts';
-import type { LimitsView } from './flow/queue-limits.ts';
+import type { LimitsStore, LimitsView } from './flow/queue-limits.ts';
 import type { QueueLimits } from './flow/limits.ts';
 import type { GateStatus, KeyBacklog } from './flow/gate.ts';
 import type { DeadLetter, Page } from './queue/dead-letter.ts';
@@ -114,8 +114,12 @@ export interface LimitsStatus extends LimitsView {
   keys: { key: string; held: number; running: number; waitingOn: KeyBacklog['waitingOn'] }[];
 }
 
-export async function limitsStatus(core: Core, queue: string, top = 10): Promise<LimitsStatus> {
-  const [view, g] = await Promise.all([core.limits.get(queue), core.gate.status(queue, top)]);
+export function limitsStatus(core: Core, queue: string, top = 10): Promise<LimitsStatus> {
+  return limitsStatusOf(core.limits, queue, top);
+}
+
+export async function limitsStatusOf(store: LimitsStore, queue: string, top = 10): Promise<LimitsStatus> {
+  const [view, g] = await Promise.all([store.get(queue), store.gate.status(queue, top)]);
   return { ...view, held: g.held, admitted: g.admitted, hits: g.hits, keys: g.keys.map((k) => ({ ...k, key: k.key === NO_KEY ? NO_KEY_LABEL : k.key })) };
 }
 

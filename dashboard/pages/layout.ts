@@ -27,6 +27,7 @@ export const NAV: readonly NavItem[] = [
   { href: '/dead', label: 'Dead letters' },
   { href: '/search', label: 'Search' },
   { href: '/schedules', label: 'Schedules' },
+  { href: '/limits', label: 'Limits' },
   { href: '/redis', label: 'Redis' },
   { href: '/audit', label: 'Audit log' },
 ];

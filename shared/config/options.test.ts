@@ -50,7 +50,7 @@ test('every option names a variable loadConfig reads, and no two options share o
   assert.equal(new Set(vars).size, vars.length);
   for (const [option, variable] of Object.entries(OPTION_VARIABLES)) {
     // A value loadConfig rejects for this variable shows it is read (defaults are never rejected).
-    const bad = { [variable]: variable === 'REDIS_URL' ? 'nope://' : variable === 'LOG_LEVEL' ? 'loud' : variable.endsWith('_MS') || /PORT|MAX|CONCURRENCY|REPLICAS|LIMIT|DEPTH/.test(variable) ? 'not-a-number' : undefined };
+    const bad = { [variable]: variable === 'REDIS_URL' ? 'nope://' : variable === 'LOG_LEVEL' ? 'loud' : variable.endsWith('_MS') || /PORT|MAX|CONCURRENCY|REPLICAS|RATE_LIMIT|DEPTH/.test(variable) ? 'not-a-number' : undefined };
     if (bad[variable] === undefined) continue;
     assert.throws(() => loadConfig(bad), `${variable} (${option}) is validated`);
   }
