@@ -55,6 +55,8 @@ export interface EnqueueResult {
   queue: string;
   name: string;
   duplicate?: true;
+  /** 200: a job with the same opts.throttle.id holds the window; `id` is that job's, nothing was added. */
+  throttled?: true;
 }
 
 /** POST /v1/queues/{queue}/jobs/bulk: the ids in the order of the jobs. */

@@ -14,6 +14,7 @@ import type { RedisConnection } from './redis/connections.ts';
 import type { WorkerHost } from './runtime/worker-host.ts';
 import { oldestWaitingSince, workerCounts } from './queue/queue-health.ts';
 import { registerQueueGauges, type QueueReading } from './metrics/queue-gauges.ts';
+import { FlowGate } from './flow/gate.ts';
 import { readRedis, RedisMetrics } from './metrics/redis-gauges.ts';
 import { readSchedules, registerScheduleGauges } from './metrics/schedule-gauges.ts';
 import { JobMetrics } from './metrics/job-metrics.ts';
@@ -97,7 +98,8 @@ export class Metrics {
       this.redis = new RedisMetrics(this.registry, async () => (await reading())!);
     }
 
-    const inspector = opts.inspector ?? (opts.queueSet ? new Inspector(opts.queueSet) : undefined);
+    const gate = opts.queueSet ? new FlowGate(opts.queueSet.connection) : undefined;
+    const inspector = opts.inspector ?? (opts.queueSet ? new Inspector(opts.queueSet, gate) : undefined);
     if (inspector) {
       const queueSet = opts.queueSet;
       const only = opts.queues;
@@ -111,6 +113,7 @@ export class Metrics {
                 summary,
                 oldestWaitingSince: queueSet ? await oldestWaitingSince(queueSet, summary.name) : undefined,
                 workers: workers?.get(summary.name),
+                hits: gate ? (await gate.status(summary.name, 0)).hits : undefined,
               })),
             );
           })(),

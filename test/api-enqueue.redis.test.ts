@@ -23,7 +23,7 @@ after(async () => {
 });
 
 const JOB_FIELDS = ['id', 'queue', 'name', 'state', 'data', 'opts', 'attemptsMade', 'returnValue', 'failedReason', 'createdAt', 'processedAt', 'finishedAt'];
-const COUNT_FIELDS = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead', 'paused'];
+const COUNT_FIELDS = ['waiting', 'active', 'delayed', 'completed', 'failed', 'dead', 'paused', 'held'];
 
 test('POST /jobs answers 201 {id, queue, name} and GET /jobs/:id shows every field of the job shape', async () => {
   const q = uniqueQueue();
@@ -299,6 +299,7 @@ const ROUTES: Record<string, string[]> = {
   '/v1/queues/{queue}/resume': ['post'],
   '/v1/queues/{queue}/dead': ['get', 'delete'],
   '/v1/queues/{queue}/dead/retry': ['post'],
+  '/v1/queues/{queue}/limits': ['get', 'put', 'delete'],
   '/v1/queues/{queue}/dead/{id}': ['delete'],
   '/v1/queues/{queue}/dead/{id}/retry': ['post'],
   '/v1/schedules': ['get'],

@@ -211,12 +211,15 @@ test('no slot leak: workers killed with kill -9 again and again; the key then ru
   const q = uniqueQueue('flow-kill');
   await core.conveyor.queues.setLimits(q, { perKey: { concurrency: 3 } });
   await enqueueMany(q, 30, { key: 'k', attempts: 10 }, { ms: 400 });
-  const survivor = await startWorker(q);
+  let pool = [await startWorker(q), await startWorker(q)];
   for (let round = 0; round < 3; round++) {
-    const doomed = await startWorker(q);
-    await waitFor('the doomed worker runs a job of k', async () => (await starts(q)).some((s) => s.pid === String(doomed.proc.pid)), { timeoutMs: 20_000 });
-    doomed.proc.kill('SIGKILL');
-    await doomed.exited;
+    // Kill whichever process just started a job of k (it holds a slot), then replace it.
+    const seen = (await starts(q)).length;
+    const victimPid = await waitFor('a new start of k', async () => (await starts(q))[seen]?.pid, { timeoutMs: 20_000 });
+    const victim = pool.find((p) => String(p.proc.pid) === victimPid)!;
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    pool = [...pool.filter((p) => p !== victim), await startWorker(q)];
   }
   await allCompleted(q, 30, 90_000);
   // The killed jobs' counters in the fixture never went down: reset them, then measure again.
@@ -225,7 +228,7 @@ test('no slot leak: workers killed with kill -9 again and again; the key then ru
   await allCompleted(q, 60, 60_000);
   assert.equal(await maxRunning(q, 'k'), 3, 'the key runs 3 at once again: no slot was lost');
   await waitFor('every slot given back', async () => (await core.conveyor.queues.limits(q)).admitted === 0, { timeoutMs: 15_000 });
-  await survivor.stop();
+  await stopAll(pool);
 });
 
 test('jobs without a key on a queue with perKey limits count as one key', async () => {

@@ -33,7 +33,11 @@
  * cost follows the keys with work, not the number of keys ever seen.
  */
 
-/** Shared by every script. ARGV[1] = the queue's BullMQ prefix ("conveyor:{q}:"), ARGV[2] = buffer. */
+/**
+ * Shared by every script. ARGV[1] = the queue's BullMQ prefix ("conveyor:{q}:"),
+ * ARGV[2] = buffer, ARGV[3] = now (ms, the caller's clock, as BullMQ's own
+ * scripts take it: TIME is outside the ACL rule docs/operations.md gives).
+ */
 const COMMON = `
 local rcall = redis.call
 local base = ARGV[1]
@@ -41,10 +45,7 @@ local F = base .. 'flow:'
 local BUFFER = tonumber(ARGV[2])
 local MAX_STEPS = 2000
 
-local function nowMs()
-  local t = rcall('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local NOW = tonumber(ARGV[3])
 
 local function gateLimits()
   local raw = rcall('GET', F .. 'limits')
@@ -115,7 +116,7 @@ local function pump(gl)
   local budget = BUFFER - rcall('LLEN', base .. 'wait') - rcall('ZCARD', base .. 'prioritized')
   if budget <= 0 then return 0 end
   local paused = pausedOrMaxed()
-  local n, steps, now = 0, 0, nil
+  local n, steps = 0, 0
   while budget > 0 and steps < MAX_STEPS do
     steps = steps + 1
     local k = rcall('LPOP', F .. 'ring')
@@ -133,8 +134,7 @@ local function pump(gl)
       if rmax and used >= rmax then
         local ttl = rcall('PTTL', rk)
         if ttl < 0 then ttl = 0; rcall('DEL', rk) end
-        now = now or nowMs()
-        rcall('ZADD', F .. 'sleep', now + ttl, k)
+        rcall('ZADD', F .. 'sleep', NOW + ttl, k)
         rcall('HSET', F .. 'state', k, 's')
         rcall('HINCRBY', F .. 'stats', 'hits:key-rate', 1)
       else
@@ -175,11 +175,11 @@ end
  * BullMQ's wait list, then admit what may run. A job BullMQ did not add (a
  * duplicate jobId, a throttled or debounced enqueue) or added as delayed is
  * left alone: the worker gates a delayed job when it comes due (START).
- * KEYS[1] = F limits. ARGV[3..] = id, key, priority (triples).
+ * KEYS[1] = F limits. ARGV[4..] = id, key, priority (triples).
  */
 export const PARK = `${COMMON}
 local held = 0
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local id, k, prio = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   if rcall('EXISTS', base .. id) == 1 then
     local removed = 0
@@ -194,10 +194,10 @@ pump(gateLimits())
 return held
 `;
 
-/** Jobs finished for good: release their slots, then admit. ARGV[3..] = job ids. */
+/** Jobs finished for good: release their slots, then admit. ARGV[4..] = job ids. */
 export const RELEASE = `${COMMON}
 local n = 0
-for i = 3, #ARGV do n = n + release(ARGV[i]) end
+for i = 4, #ARGV do n = n + release(ARGV[i]) end
 pump(gateLimits())
 return n
 `;
@@ -207,10 +207,10 @@ return n
  * operator, or enqueued before the queue had per-key limits). Admitted, or no
  * gate: 1 (run it). Otherwise it goes from BullMQ's active list back into the
  * gate, its lock dropped: 0 (the worker hands it over without an attempt).
- * ARGV[3] = id, ARGV[4] = key, ARGV[5] = priority.
+ * ARGV[4] = id, ARGV[5] = key, ARGV[6] = priority.
  */
 export const START = `${COMMON}
-local id, k, prio = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local id, k, prio = ARGV[4], ARGV[5], tonumber(ARGV[6])
 if rcall('HEXISTS', F .. 'admitted', id) == 1 then return 1 end
 local gl = gateLimits()
 if not gl then return 1 end
@@ -226,12 +226,11 @@ return 0
  * keys whose rate window opened, give back slots of jobs that finished
  * without telling the gate (a worker killed before it could, a stalled job
  * failed by BullMQ's checker, a job removed by an operator), then admit.
- * ARGV[3] = how many admitted entries to re-check this time (0 = none).
+ * ARGV[4] = how many admitted entries to re-check this time (0 = none).
  * Returns {gated 0/1, admitted now, held now, released by the check}.
  */
 export const TICK = `${COMMON}
-local now = nowMs()
-local due = rcall('ZRANGEBYSCORE', F .. 'sleep', '-inf', now, 'LIMIT', 0, 1000)
+local due = rcall('ZRANGEBYSCORE', F .. 'sleep', '-inf', NOW, 'LIMIT', 0, 1000)
 for _, k in ipairs(due) do
   rcall('ZREM', F .. 'sleep', k)
   if rcall('EXISTS', F .. 'held:' .. k) == 1 then
@@ -242,7 +241,7 @@ for _, k in ipairs(due) do
   end
 end
 local released = 0
-local check = tonumber(ARGV[3])
+local check = tonumber(ARGV[4])
 if check > 0 and rcall('EXISTS', F .. 'admitted') == 1 then
   local r = rcall('HSCAN', F .. 'admitted', rcall('GET', F .. 'cursor') or '0', 'COUNT', check)
   rcall('SET', F .. 'cursor', r[1])

@@ -50,10 +50,10 @@ export interface GateStatus {
 }
 
 interface GateCommands {
-  conveyorFlowPark(key: string, base: string, buffer: number, ...triples: (string | number)[]): Promise<number>;
-  conveyorFlowRelease(key: string, base: string, buffer: number, ...ids: string[]): Promise<number>;
-  conveyorFlowStart(key: string, base: string, buffer: number, id: string, flowKey: string, priority: number): Promise<number>;
-  conveyorFlowTick(key: string, base: string, buffer: number, check: number): Promise<[number, number, number, number]>;
+  conveyorFlowPark(key: string, base: string, buffer: number, now: number, ...triples: (string | number)[]): Promise<number>;
+  conveyorFlowRelease(key: string, base: string, buffer: number, now: number, ...ids: string[]): Promise<number>;
+  conveyorFlowStart(key: string, base: string, buffer: number, now: number, id: string, flowKey: string, priority: number): Promise<number>;
+  conveyorFlowTick(key: string, base: string, buffer: number, now: number, check: number): Promise<[number, number, number, number]>;
   conveyorFlowStatus(key: string, base: string, top: number): Promise<unknown[]>;
   conveyorFlowJobState(key: string, base: string, id: string, flowKey: string): Promise<[number, string, number]>;
 }
@@ -116,22 +116,22 @@ export class FlowGate {
   park(multi: object, queue: string, jobs: readonly Parked[]): void {
     const args: (string | number)[] = [];
     for (const j of jobs) args.push(j.id, j.key, j.priority);
-    (multi as unknown as GateCommands).conveyorFlowPark(flowKeys.gate(queue), queueBase(queue), this.buffer, ...args);
+    (multi as unknown as GateCommands).conveyorFlowPark(flowKeys.gate(queue), queueBase(queue), this.buffer, this.now(), ...args);
   }
 
   /** Finished jobs give their slots back (ids the gate never admitted are ignored). */
   release(queue: string, ids: readonly string[]): Promise<number> {
-    return this.conn.conveyorFlowRelease(flowKeys.gate(queue), queueBase(queue), this.buffer, ...ids);
+    return this.conn.conveyorFlowRelease(flowKeys.gate(queue), queueBase(queue), this.buffer, this.now(), ...ids);
   }
 
   /** For a job the gate may not have admitted: true = run it; false = it went back into the gate. */
   async start(queue: string, id: string, key: string | undefined, priority: number): Promise<boolean> {
-    return (await this.conn.conveyorFlowStart(flowKeys.gate(queue), queueBase(queue), this.buffer, id, key ?? NO_KEY, priority)) === 1;
+    return (await this.conn.conveyorFlowStart(flowKeys.gate(queue), queueBase(queue), this.buffer, this.now(), id, key ?? NO_KEY, priority)) === 1;
   }
 
   /** Wakes rate-limited keys, re-checks `check` admitted jobs, admits; remembers whether the queue is gated. */
   async tick(queue: string, check = 0): Promise<TickResult> {
-    const [gated, admitted, held, released] = await this.conn.conveyorFlowTick(flowKeys.gate(queue), queueBase(queue), this.buffer, check);
+    const [gated, admitted, held, released] = await this.conn.conveyorFlowTick(flowKeys.gate(queue), queueBase(queue), this.buffer, this.now(), check);
     this.remember(queue, gated === 1);
     return { gated: gated === 1, admitted, held, released };
   }
