@@ -5,7 +5,7 @@
  *
  *   --quick           a reduced version (1 run, small counts; under a minute)
  *   --runs N          runs per figure (default 3; the median is reported)
- *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster
+ *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster, flow
  *   --out FILE        write the JSON here instead of bench/results/<timestamp>.json
  *   --profile DIR     run Conveyor's server and workers with --cpu-prof, profiles into DIR
  */
@@ -22,8 +22,9 @@ import { latency } from './scenarios/latency.ts';
 import { memory } from './scenarios/memory.ts';
 import { durable } from './scenarios/durable.ts';
 import { cluster } from './scenarios/cluster.ts';
+import { flow } from './scenarios/flow.ts';
 
-const GROUPS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = { enqueue, processing, latency, memory, durable, cluster };
+const GROUPS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = { enqueue, processing, latency, memory, durable, cluster, flow };
 
 interface Args {
   quick: boolean;
