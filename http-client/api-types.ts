@@ -8,6 +8,8 @@
  * matches the OpenAPI document. Envelopes only the HTTP API has are named
  * after their OpenAPI component.
  */
+import type { LimitsStatus } from '../shared/conveyor.ts';
+import type { QueueLimits } from '../shared/flow/limits.ts';
 import type { AnyJobDefinition, DataOf, JobOptions } from '../shared/jobs/define-job.ts';
 import type { JobState } from '../shared/queue/job-state.ts';
 import type { JobView, QueueCounts, QueueSummary } from '../shared/queue/inspector.ts';
@@ -22,6 +24,9 @@ export type { DeadLetter, JobOptions, JobState, JobView, Page, QueueCounts, Queu
 export type JobViewOptions = PublicJobOptions;
 
 /** GET /v1/queues */
+/** GET/PUT/DELETE /v1/queues/{queue}/limits */
+export type { LimitsStatus, QueueLimits };
+
 export interface QueueList {
   queues: QueueSummary[];
 }

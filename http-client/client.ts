@@ -23,8 +23,10 @@ import type {
   JobState,
   JobView,
   OpenApiDocument,
+  LimitsStatus,
   Page,
   PageOptions,
+  QueueLimits,
   QueueList,
   QueueSummary,
   Readiness,
@@ -84,6 +86,12 @@ export interface HttpOperations {
   pauseQueue(queue: string, call?: CallOptions): Promise<QueueSummary>;
   /** POST /v1/queues/{queue}/resume */
   resumeQueue(queue: string, call?: CallOptions): Promise<QueueSummary>;
+  /** GET /v1/queues/{queue}/limits: its flow limits and what they hold back. */
+  getQueueLimits(queue: string, call?: CallOptions): Promise<LimitsStatus>;
+  /** PUT /v1/queues/{queue}/limits: replace them (absent fields: no limit). */
+  putQueueLimits(queue: string, limits: QueueLimits, call?: CallOptions): Promise<LimitsStatus>;
+  /** DELETE /v1/queues/{queue}/limits */
+  clearQueueLimits(queue: string, call?: CallOptions): Promise<LimitsStatus>;
   /** GET /v1/queues/{queue}/dead: newest first. */
   listDeadLetters(queue: string, page?: PageOptions, call?: CallOptions): Promise<Page<DeadLetter>>;
   /** POST /v1/queues/{queue}/dead/{id}/retry */
@@ -236,6 +244,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     getJob: (queue, id, call) => send({ method: 'GET', path: `${queuePath(queue)}/jobs/${seg(id)}` }, call),
     pauseQueue: (queue, call) => send({ method: 'POST', path: `${queuePath(queue)}/pause` }, call),
     resumeQueue: (queue, call) => send({ method: 'POST', path: `${queuePath(queue)}/resume` }, call),
+    getQueueLimits: (queue, call) => send({ method: 'GET', path: `${queuePath(queue)}/limits` }, call),
+    putQueueLimits: (queue, limits, call) => send({ method: 'PUT', path: `${queuePath(queue)}/limits`, body: limits }, call),
+    clearQueueLimits: (queue, call) => send({ method: 'DELETE', path: `${queuePath(queue)}/limits` }, call),
     listDeadLetters: (queue, page = {}, call) => send({ method: 'GET', path: `${queuePath(queue)}/dead`, query: { offset: page.offset, limit: page.limit } }, call),
     replayDeadLetter: (queue, id, call) => send({ method: 'POST', path: `${queuePath(queue)}/dead/${seg(id)}/retry` }, call),
     replayAllDeadLetters: (queue, call) => send({ method: 'POST', path: `${queuePath(queue)}/dead/retry` }, call),

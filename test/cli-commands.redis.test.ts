@@ -54,7 +54,7 @@ test('enqueue, queues, jobs get and jobs list; a missing job is exit 3', async (
 
   const queues = await cli('queues', '--json');
   const mine = queues.json.queues.find((x: { name: string }) => x.name === q);
-  assert.deepEqual(mine.counts, { waiting: 1, active: 0, delayed: 1, completed: 0, failed: 0, dead: 0, paused: 0 });
+  assert.deepEqual(mine.counts, { waiting: 1, active: 0, delayed: 1, completed: 0, failed: 0, dead: 0, paused: 0, held: 0 });
   assert.match((await cli('queues')).stdout, new RegExp(`${q}\\s+running\\s+1\\s+0\\s+1`));
 
   const job = await cli('jobs', 'get', q, 'mail-1', '--json');

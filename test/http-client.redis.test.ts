@@ -176,7 +176,7 @@ test('every operationId of the document is a client method, and every client met
     assert.ok(methods.includes(method), `convenience ${method}`);
     assert.ok(served.operations.has(op), `${method} calls ${op}`);
   }
-  assert.equal(documented.length, 24);
+  assert.equal(documented.length, 27);
 });
 
 test('probes and the document', async () => {
@@ -217,6 +217,10 @@ test('enqueue: plain, duplicate, typed by definition, bulk; queues and jobs', as
   assert.deepEqual([job.state, job.data, job.opts.attempts], ['waiting', { a: 1 }, 2]);
   assert.equal((await ok('pauseQueue', client.pauseQueue(q))).paused, true);
   assert.equal((await ok('resumeQueue', client.resumeQueue(q))).paused, false);
+  const limits = await ok('putQueueLimits', client.putQueueLimits(q, { perKey: { concurrency: 2 } }));
+  assert.deepEqual(limits.limits, { perKey: { concurrency: 2 } });
+  assert.deepEqual((await ok('getQueueLimits', client.getQueueLimits(q))).limits, { perKey: { concurrency: 2 } });
+  assert.deepEqual((await ok('clearQueueLimits', client.clearQueueLimits(q))).limits, {});
 });
 
 test('dead letters: list, replay one and all, drop one and all', async () => {
