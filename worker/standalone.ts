@@ -1,7 +1,8 @@
 /**
  * The standalone worker (`conveyor worker [--jobs MODULE]`, npm run worker):
  * a Conveyor from the environment and createWorker with the built-in
- * handlers, HANDLERS and the --jobs module's jobs; /metrics on METRICS_PORT;
+ * handlers, HANDLERS and the --jobs module's jobs; /metrics and the probes
+ * (/healthz live, /readyz ready: connected, not quiet or stopping) on METRICS_PORT;
  * a "stop" from the fleet view ends the process as SIGTERM does.
  */
 import { loadConfig, describeConfig, type Config } from '../shared/config/config.ts';
@@ -15,7 +16,7 @@ import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
 import { createWorker, type ConveyorWorker } from './create-worker.ts';
 
 /** Beyond SHUTDOWN_GRACE_MS: handing jobs back, closing connections. */
-const STOP_MARGIN_MS = 15_000;
+export const STOP_MARGIN_MS = 15_000;
 
 export interface RunWorkerOptions {
   /** `--jobs ./dist/jobs.js`: a module of job definitions with handlers, resolved from the working directory. */
@@ -65,9 +66,11 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
         async start() {
           await w.start();
           if (config.metricsPort !== undefined && w.metrics) {
-            // GET /metrics on METRICS_PORT (nothing without it).
+            // GET /metrics, /healthz and /readyz on METRICS_PORT (nothing without it).
             const { MetricsEndpoint } = await import('../shared/runtime/metrics-endpoint.ts');
-            endpoint = new MetricsEndpoint({ metrics: w.metrics, port: config.metricsPort, host: config.metricsHost, logger: log });
+            const { heartbeatOf } = await import('../shared/runtime/heartbeat.ts');
+            const health = () => heartbeatOf(w.id)?.health() ?? { live: false, ready: false, detail: { worker: w.id, state: 'gone' } };
+            endpoint = new MetricsEndpoint({ metrics: w.metrics, port: config.metricsPort, host: config.metricsHost, logger: log, health });
             await endpoint.start();
           }
         },

@@ -65,6 +65,8 @@ export class Heartbeat {
   private readonly obeyed = new Set<string>();
   private closed = false;
   private closing: Promise<void> | undefined;
+  private beatAt: number | undefined;
+  private writtenAt: number | undefined;
 
   constructor(host: WorkerHost, opts: HeartbeatOptions) {
     this.host = host;
@@ -72,6 +74,7 @@ export class Heartbeat {
     this.intervalMs = opts.intervalMs ?? host.config.heartbeatIntervalMs;
     this.ttlMs = opts.ttlMs ?? host.config.heartbeatTtlMs;
     this.onStop = opts.onStop ?? (() => void host.stop());
+    byWorker.set(host.id, this);
     host.on('started', () => this.start());
     host.on('job-completed', (queue) => this.count(queue, 'processed'));
     host.on('job-failed', (queue, _job, _err, final) => {
@@ -95,6 +98,35 @@ export class Heartbeat {
   /** The state the next beat reports. */
   get current(): WorkerBeat['state'] {
     return this.state;
+  }
+
+  /** When the last beat began (ms; undefined before the first): the beat loop runs, Redis or not. */
+  get lastBeatAt(): number | undefined {
+    return this.beatAt;
+  }
+
+  /** When a beat last reached Redis (ms; undefined before the first). */
+  get lastWrittenAt(): number | undefined {
+    return this.writtenAt;
+  }
+
+  /**
+   * For a worker's probes (GET /healthz, /readyz on METRICS_PORT). live: the
+   * host runs (or drains) and the beat loop began a beat within the TTL; a
+   * Redis outage leaves a worker live (restarting it would not help). ready:
+   * live, running, not quiet or stopping, and both its own Redis connection
+   * and the heartbeat's are connected.
+   */
+  health(now = Date.now()): { live: boolean; ready: boolean; detail: Record<string, unknown> } {
+    const lifecycle = this.host.lifecycle;
+    const beatAgeMs = this.beatAt === undefined ? undefined : now - this.beatAt;
+    const beating = beatAgeMs !== undefined && beatAgeMs <= this.ttlMs;
+    const live = (lifecycle === 'running' || lifecycle === 'stopping') && beating;
+    const redis = this.host.connection?.status ?? 'none';
+    const heartbeatRedis = this.conn?.status ?? 'none';
+    const connected = redis === 'ready' && heartbeatRedis === 'ready';
+    const ready = live && lifecycle === 'running' && this.state === 'running' && connected;
+    return { live, ready, detail: { worker: this.host.id, lifecycle, state: this.state, beatAgeMs, lastWrittenAt: this.writtenAt, redis, heartbeatRedis } };
   }
 
   private count(queue: string, kind: ThroughputKind): void {
@@ -127,6 +159,7 @@ export class Heartbeat {
   /** Writes one beat now (tests call it to avoid waiting an interval). Beats never overlap. */
   beat(): Promise<void> {
     if (!this.conn || this.closed) return Promise.resolve();
+    this.beatAt = Date.now();
     this.beating ??= this.write().finally(() => (this.beating = undefined));
     return this.beating;
   }
@@ -179,6 +212,7 @@ export class Heartbeat {
     try {
       const replies = (await m.exec()) ?? [];
       this.rttMs = Date.now() - now;
+      this.writtenAt = now;
       const cmdReply = replies[replies.length - 2];
       if (cmdReply && !cmdReply[0]) this.onCommand(decodeCommand(cmdReply[1] as string | null), 'key');
     } catch (err) {
@@ -226,7 +260,16 @@ export class Heartbeat {
     await closeRedis(conn);
     this.sub = undefined;
     this.conn = undefined;
+    if (byWorker.get(this.host.id) === this) byWorker.delete(this.host.id);
   }
+}
+
+/** The heartbeat of each worker host in this process, by worker id (until it left the fleet). */
+const byWorker = new Map<string, Heartbeat>();
+
+/** The heartbeat attached to the worker with this id in this process (a worker process's probes read it). */
+export function heartbeatOf(workerId: string): Heartbeat | undefined {
+  return byWorker.get(workerId);
 }
 
 /** Attaches the fleet heartbeat to a WorkerHost (before start()). */

@@ -1,7 +1,8 @@
 /**
- * GET /metrics (and /healthz) on a port of its own, for processes without an
- * HTTP API: worker processes serve their metrics here (METRICS_PORT). Plain
- * node:http, no framework: it answers two paths.
+ * GET /metrics, /healthz and /readyz on a port of its own, for processes
+ * without an HTTP API: worker processes serve their metrics and probes here
+ * (METRICS_PORT). Plain node:http, no framework: it answers three paths.
+ * Without a health callback both probes answer 200 (the process answers).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
@@ -14,7 +15,18 @@ export interface MetricsEndpointOptions {
   port: number;
   host: string;
   logger: Logger;
+  /** Liveness and readiness: /healthz is 503 when not live, /readyz 503 when not ready (JSON bodies with detail). */
+  health?: () => EndpointHealth;
 }
+
+export interface EndpointHealth {
+  live: boolean;
+  ready: boolean;
+  detail?: Record<string, unknown>;
+}
+
+/** The paths this endpoint serves (GET and HEAD). */
+export const METRICS_ENDPOINT_PATHS = Object.freeze(['/metrics', '/healthz', '/readyz'] as const);
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
@@ -25,19 +37,22 @@ export class MetricsEndpoint implements Service {
   private readonly http: HttpService;
 
   constructor(opts: MetricsEndpointOptions) {
-    const { metrics, logger } = opts;
+    const { metrics, logger, health } = opts;
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? '/').split('?')[0];
-      if (path !== '/metrics' && path !== '/healthz') {
-        json(res, 404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path}; this port serves GET /metrics and GET /healthz` } });
+      if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
+        json(res, 404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path}; this port serves GET /metrics, GET /healthz and GET /readyz` } });
         return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed here; use GET` } }, { Allow: 'GET' });
         return;
       }
-      if (path === '/healthz') {
-        json(res, 200, { status: 'ok' });
+      if (path === '/healthz' || path === '/readyz') {
+        const h = health?.() ?? { live: true, ready: true };
+        const ok = path === '/healthz' ? h.live : h.live && h.ready;
+        const status = path === '/healthz' ? (ok ? 'ok' : 'not live') : ok ? 'ready' : 'not ready';
+        json(res, ok ? 200 : 503, { status, ...(h.detail ? { detail: h.detail } : {}) });
         return;
       }
       metrics.render().then(
