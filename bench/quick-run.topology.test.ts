@@ -36,6 +36,10 @@ const EXPECTED = [
   'cluster.throughput',
   'cluster.per-cpu',
   'cluster.redis-cpu',
+  'flow.throughput.gated',
+  'flow.bwait.p50',
+  'flow.bwait.p99',
+  'flow.idle-keys',
 ];
 
 test('npm run bench -- --quick writes a well-formed result with every figure beside its baseline, and prints the table', async () => {
