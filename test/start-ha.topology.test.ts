@@ -92,7 +92,9 @@ function portFree(port: number): Promise<boolean> {
 /** A base port whose three data ports and three Sentinel ports (base+20000) are all free. */
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below Linux's ephemeral range (32768-60999) for both the data nodes and the Sentinels (base + 20000):
+    // a port there can be taken by any outgoing connection of the tests running beside this one.
+    const base = 10_000 + Math.floor(Math.random() * 2_700);
     const ports = [0, 1, 2, 20_000, 20_001, 20_002].map((d) => base + d);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
   }
