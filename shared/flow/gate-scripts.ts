@@ -111,9 +111,12 @@ local function unhold(k)
   rcall('HINCRBY', F .. 'stats', 'held', -1)
 end
 
--- Admits held jobs round-robin while BullMQ's wait list is below the buffer.
+-- Admits held jobs round-robin while BullMQ's wait list is shorter than the
+-- buffer plus the jobs running now (a fleet at concurrency 200 needs more
+-- jobs ready than one at 10; the bound a new key waits stays one round of the
+-- running jobs plus the buffer).
 local function pump(gl)
-  local budget = BUFFER - rcall('LLEN', base .. 'wait') - rcall('ZCARD', base .. 'prioritized')
+  local budget = BUFFER + rcall('LLEN', base .. 'active') - rcall('LLEN', base .. 'wait') - rcall('ZCARD', base .. 'prioritized')
   if budget <= 0 then return 0 end
   local paused = pausedOrMaxed()
   local n, steps = 0, 0

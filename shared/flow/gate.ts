@@ -10,11 +10,12 @@ import { JOB_STATE, PARK, RELEASE, START, STATUS, TICK } from './gate-scripts.ts
 import { NO_KEY } from './limits.ts';
 
 /**
- * How many jobs the gate lets wait in BullMQ's wait list. Enough that workers
- * never wait for the gate (each finished job admits the next), few enough
- * that a new key's job starts after at most this many of another key's.
+ * How many jobs the gate lets wait in BullMQ's wait list beyond the number
+ * running now (BullMQ's active list): enough that workers never wait for the
+ * gate, few enough that a new key's job starts after at most this many plus
+ * one round of the running jobs of another key's.
  */
-export const GATE_BUFFER = 64;
+export const GATE_BUFFER = 256;
 
 /** How long a process trusts what it last read about a queue being gated. */
 export const GATED_CACHE_MS = 1000;

@@ -101,6 +101,12 @@ export const GATE_TICK_MS = 250;
 /** Every this many ticks, a tick re-checks up to GATE_CHECK admitted jobs. */
 const GATE_CHECK_EVERY = 4;
 const GATE_CHECK = 200;
+/**
+ * Finished jobs give their key slots back together, at most this long after
+ * they finish: one release script for every job of the batch (the gate keeps
+ * 64 admitted jobs waiting, so workers never wait for a release).
+ */
+const RELEASE_BATCH_MS = 0;
 
 /** A job the gate may not have admitted: not parked by its enqueue, or came back by another road (a delay, a debounce). */
 function needsAdmission(job: Job): boolean {
@@ -294,21 +300,27 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     return worker;
   }
 
-  /** Gives a finished job's key slot back; the releases of one turn of the event loop go in one script. */
+  /** Gives a finished job's key slot back; the releases of RELEASE_BATCH_MS go in one script per queue. */
   private release(queue: string, id: string): void {
     let ids = this.toRelease.get(queue);
     if (!ids) this.toRelease.set(queue, (ids = []));
     ids.push(id);
     if (this.releaseScheduled) return;
     this.releaseScheduled = true;
-    setImmediate(() => {
-      this.releaseScheduled = false;
-      for (const [q, batch] of this.toRelease) {
-        this.toRelease.delete(q);
-        // Lost (Redis down, the process killed): the gate's check finds the job finished and releases it.
-        this.gate?.release(q, batch).catch((err: unknown) => this.log.debug({ queue: q, err: String(err) }, 'flow release failed; the gate check will repair it'));
-      }
-    });
+    if (RELEASE_BATCH_MS > 0) setTimeout(() => void this.flushReleases(), RELEASE_BATCH_MS);
+    else setImmediate(() => void this.flushReleases());
+  }
+
+  private flushReleases(): Promise<unknown> {
+    this.releaseScheduled = false;
+    const all: Promise<unknown>[] = [];
+    for (const [q, batch] of this.toRelease) {
+      this.toRelease.delete(q);
+      // Lost (Redis down, the process killed): the gate's check finds the job finished and releases it.
+      const p = this.gate?.release(q, batch).catch((err: unknown) => this.log.debug({ queue: q, err: String(err) }, 'flow release failed; the gate check will repair it'));
+      if (p) all.push(p);
+    }
+    return Promise.all(all);
   }
 
   private ticking = false;
@@ -392,6 +404,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       }
     }
     this.workers.clear();
+    await this.flushReleases();
     await this.queueSet?.close();
     await closeRedis(this.conn);
     this.state = 'stopped';
