@@ -231,6 +231,26 @@ test('no slot leak: workers killed with kill -9 again and again; the key then ru
   await stopAll(pool);
 });
 
+test('priority and delay still hold within a key', async () => {
+  const q = uniqueQueue('flow-order');
+  await core.conveyor.queues.setLimits(q, { perKey: { concurrency: 1 } });
+  const first = await core.conveyor.enqueue(q, { name: 'flow', data: { ms: 50 }, opts: { key: 'k' } });
+  const low = await core.conveyor.enqueue(q, { name: 'flow', opts: { key: 'k', priority: 10 } });
+  const plain = await core.conveyor.enqueue(q, { name: 'flow', opts: { key: 'k' } });
+  const high = await core.conveyor.enqueue(q, { name: 'flow', opts: { key: 'k', priority: 1 } });
+  const enqueuedAt = Date.now();
+  const later = await core.conveyor.enqueue(q, { name: 'flow', opts: { key: 'k', delay: 1500 } });
+  const w = await startWorker(q);
+  await allCompleted(q, 5);
+  const order = (await starts(q)).map((s) => s.id);
+  // Within the key: the admitted one first, then no priority before priorities (as BullMQ orders them), 1 before 10.
+  assert.deepEqual(order.slice(0, 4), [first.id, plain.id, high.id, low.id]);
+  const delayed = (await starts(q)).find((s) => s.id === later.id)!;
+  assert.ok(delayed.at - enqueuedAt >= 1500, `the delayed job started ${delayed.at - enqueuedAt} ms after its enqueue (delay 1500)`);
+  assert.equal(await maxRunning(q, 'k'), 1, 'the delayed job came back through the gate');
+  await w.stop();
+});
+
 test('jobs without a key on a queue with perKey limits count as one key', async () => {
   const q = uniqueQueue('flow-nokey');
   await core.conveyor.queues.setLimits(q, { perKey: { concurrency: 2 } });
