@@ -44,6 +44,10 @@ local base = ARGV[1]
 local F = base .. 'flow:'
 local BUFFER = tonumber(ARGV[2])
 local MAX_STEPS = 2000
+-- A key with a rate enters BullMQ's wait list only while fewer jobs than this
+-- wait there: its rate counts admissions, and a short wait list keeps its
+-- starts as far apart as its admissions.
+local RATE_BUFFER = 64
 
 local NOW = tonumber(ARGV[3])
 
@@ -116,10 +120,11 @@ end
 -- jobs ready than one at 10; the bound a new key waits stays one round of the
 -- running jobs plus the buffer).
 local function pump(gl)
-  local budget = BUFFER + rcall('LLEN', base .. 'active') - rcall('LLEN', base .. 'wait') - rcall('ZCARD', base .. 'prioritized')
+  local waiting = rcall('LLEN', base .. 'wait') + rcall('ZCARD', base .. 'prioritized')
+  local budget = BUFFER + rcall('LLEN', base .. 'active') - waiting
   if budget <= 0 then return 0 end
   local paused = pausedOrMaxed()
-  local n, steps = 0, 0
+  local n, steps, skipped = 0, 0, 0
   while budget > 0 and steps < MAX_STEPS do
     steps = steps + 1
     local k = rcall('LPOP', F .. 'ring')
@@ -127,7 +132,12 @@ local function pump(gl)
     local hk = F .. 'held:' .. k
     local conc, rmax, rper = limitsFor(gl, k)
     local running = tonumber(rcall('HGET', F .. 'running', k) or '0')
-    if conc and running >= conc then
+    if rmax and waiting >= RATE_BUFFER then
+      -- Its turn again once the wait list is short (a release or a tick pumps again).
+      rcall('RPUSH', F .. 'ring', k)
+      skipped = skipped + 1
+      if skipped >= rcall('LLEN', F .. 'ring') then break end
+    elseif conc and running >= conc then
       rcall('HSET', F .. 'state', k, 'c')
       rcall('HINCRBY', F .. 'stats', 'hits:key-concurrency', 1)
     else
@@ -149,6 +159,8 @@ local function pump(gl)
           if admit(e[1], k, paused) then
             n = n + 1
             budget = budget - 1
+            waiting = waiting + 1
+            skipped = 0
             if rmax and rcall('INCR', rk) == 1 then rcall('PEXPIRE', rk, rper) end
           end
           if rcall('EXISTS', hk) == 1 then rcall('RPUSH', F .. 'ring', k) else rcall('HDEL', F .. 'state', k) end
