@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCliCaptured, type CliResult } from './cli-capture.ts';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -17,7 +18,6 @@ import { silentLogger } from '../shared/log.ts';
 import { WorkerHost } from '../shared/runtime/worker-host.ts';
 import { attachHeartbeat } from '../shared/runtime/heartbeat.ts';
 import { interopKeys } from '../shared/interop/interop-keys.ts';
-import { runCli } from '../cli/run.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let redis: RedisProcess;
@@ -31,17 +31,8 @@ after(async () => {
 });
 
 /** `conveyor ARGS` in this process, against the test's Redis; --json output parsed. */
-async function cli(...argv: string[]): Promise<{ code: number; json: any; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { REDIS_URL: redis.url }, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  let json: any;
-  try {
-    json = JSON.parse(stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code, json, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return runCliCaptured({ REDIS_URL: redis.url }, argv);
 }
 
 test('enqueue, queues, jobs get and jobs list; a missing job is exit 3', async () => {

@@ -5,13 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCliCaptured, type CliResult } from './cli-capture.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, type RedisProcess } from '../shared/testing/redis-process.ts';
 import { startApi, type Api } from './api-app.ts';
 import { uniqueQueue, testConfig, openCore } from '../shared/testing/fixtures.ts';
-import { runCli } from '../cli/run.ts';
 import { applyLimitsFile, LimitsStore } from '../shared/flow/queue-limits.ts';
 import { coreOf } from '../shared/conveyor.ts';
 
@@ -29,17 +29,8 @@ after(async () => {
 
 const admin = { token: 'admin-token' };
 
-async function cli(...argv: string[]): Promise<{ code: number; json: any; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { REDIS_URL: redis.url }, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  let json: any;
-  try {
-    json = JSON.parse(stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code, json, stdout, stderr };
+function cli(...argv: string[]): Promise<CliResult> {
+  return runCliCaptured({ REDIS_URL: redis.url }, argv);
 }
 
 test('PUT then GET /v1/queues/:queue/limits; BullMQ holds the queue-wide part; DELETE removes all', async () => {

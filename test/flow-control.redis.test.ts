@@ -190,7 +190,9 @@ test('a job held by a key limit says so; counts include held jobs', async () => 
   assert.deepEqual(status.keys, [{ key: 'acme', held: 1, running: 1, waitingOn: 'key-concurrency' }]);
   await core.conveyor.queues.setLimits(q, { perKey: { concurrency: 2 } });
   const jb2 = await core.conveyor.getJob(q, b.id);
-  assert.equal(jb2?.heldBy, 'key-concurrency', 'a raised limit lets the held job go at the next release or tick');
+  assert.equal(jb2?.state, 'waiting');
+  assert.equal(jb2?.heldBy, undefined, 'a raised limit lets the held job go at once, while a still holds its slot');
+  assert.equal((await core.conveyor.queues.get(q)).counts.held, 0);
 });
 
 test('limits changed while jobs run: raising a key concurrency takes effect without restart', async () => {

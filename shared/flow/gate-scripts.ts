@@ -276,6 +276,30 @@ return {gated, rcall('HLEN', F .. 'admitted'), tonumber(rcall('HGET', F .. 'stat
 `;
 
 /**
+ * The queue's limits changed: every key waiting on its concurrency or asleep
+ * on its rate goes back into the ring, so raised limits let its jobs go now
+ * (not at the key's next release), then admit. Once per change of limits; it
+ * walks the keys with held jobs, never idle ones.
+ */
+export const WAKE = `${COMMON}
+local cursor = '0'
+repeat
+  local r = rcall('HSCAN', F .. 'state', cursor, 'COUNT', 1000)
+  cursor = r[1]
+  local entries = r[2]
+  for i = 1, #entries, 2 do
+    local k, st = entries[i], entries[i + 1]
+    if st == 'c' or st == 's' then
+      if st == 's' then rcall('ZREM', F .. 'sleep', k) end
+      rcall('HSET', F .. 'state', k, 'r')
+      rcall('RPUSH', F .. 'ring', k)
+    end
+  end
+until cursor == '0'
+return pump(gateLimits())
+`;
+
+/**
  * What the gate holds, for the API, the dashboard and metrics (read only).
  * ARGV[3] = how many of the largest backlogs. Returns {held, admitted,
  * hits:key-concurrency, hits:key-rate, {key, held, running, state}…}.

@@ -6,7 +6,7 @@
  */
 import type { RedisConnection } from '../redis/connections.ts';
 import { bullName, PREFIX } from '../queue/names.ts';
-import { JOB_STATE, PARK, RELEASE, START, STATUS, TICK } from './gate-scripts.ts';
+import { JOB_STATE, PARK, RELEASE, START, STATUS, TICK, WAKE } from './gate-scripts.ts';
 import { NO_KEY } from './limits.ts';
 
 /**
@@ -55,6 +55,7 @@ interface GateCommands {
   conveyorFlowRelease(key: string, base: string, buffer: number, now: number, ...ids: string[]): Promise<number>;
   conveyorFlowStart(key: string, base: string, buffer: number, now: number, id: string, flowKey: string, priority: number): Promise<number>;
   conveyorFlowTick(key: string, base: string, buffer: number, now: number, check: number): Promise<[number, number, number, number]>;
+  conveyorFlowWake(key: string, base: string, buffer: number, now: number): Promise<number>;
   conveyorFlowStatus(key: string, base: string, top: number): Promise<unknown[]>;
   conveyorFlowJobState(key: string, base: string, id: string, flowKey: string): Promise<[number, string, number]>;
 }
@@ -68,6 +69,7 @@ function withCommands(conn: RedisConnection): RedisConnection & GateCommands {
     conn.defineCommand('conveyorFlowRelease', { numberOfKeys: 1, lua: RELEASE });
     conn.defineCommand('conveyorFlowStart', { numberOfKeys: 1, lua: START });
     conn.defineCommand('conveyorFlowTick', { numberOfKeys: 1, lua: TICK });
+    conn.defineCommand('conveyorFlowWake', { numberOfKeys: 1, lua: WAKE });
     conn.defineCommand('conveyorFlowStatus', { numberOfKeys: 1, lua: STATUS });
     conn.defineCommand('conveyorFlowJobState', { numberOfKeys: 1, lua: JOB_STATE });
     defined.add(conn);
@@ -135,6 +137,11 @@ export class FlowGate {
     const [gated, admitted, held, released] = await this.conn.conveyorFlowTick(flowKeys.gate(queue), queueBase(queue), this.buffer, this.now(), check);
     this.remember(queue, gated === 1);
     return { gated: gated === 1, admitted, held, released };
+  }
+
+  /** After a change of limits: keys waiting on a limit get their turn again at once; returns the jobs admitted. */
+  wake(queue: string): Promise<number> {
+    return this.conn.conveyorFlowWake(flowKeys.gate(queue), queueBase(queue), this.buffer, this.now());
   }
 
   /** How many jobs the gate holds (0 for a queue never gated). */

@@ -74,11 +74,6 @@ function normalized(l: QueueLimits): QueueLimits {
   return out;
 }
 
-/** True when the limits hold jobs in the gate (per-key limits or fairness). */
-export function isGated(l: QueueLimits | undefined): boolean {
-  return Boolean(l?.perKey);
-}
-
 /** Why a job is not running yet although it could be. */
 export type HeldBy = 'rate' | 'concurrency' | 'key-concurrency' | 'key-rate';
 

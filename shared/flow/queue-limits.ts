@@ -120,8 +120,8 @@ export class LimitsStore {
     const results = (await m.exec()) ?? [];
     for (const [err] of results) if (err) throw err;
     this.gate.remember(queue, Boolean(pk));
-    // Raised limits (or none) let held jobs go now, not at the next worker tick.
-    await this.gate.tick(queue);
+    // Raised limits (or none) let held jobs go now, not at the keys' next release.
+    await this.gate.wake(queue);
   }
 }
 

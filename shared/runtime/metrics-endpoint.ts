@@ -25,9 +25,6 @@ export interface EndpointHealth {
   detail?: Record<string, unknown>;
 }
 
-/** The paths this endpoint serves (GET and HEAD). */
-export const METRICS_ENDPOINT_PATHS = Object.freeze(['/metrics', '/healthz', '/readyz'] as const);
-
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
   res.end(JSON.stringify(body));

@@ -101,12 +101,6 @@ export const GATE_TICK_MS = 250;
 /** Every this many ticks, a tick re-checks up to GATE_CHECK admitted jobs. */
 const GATE_CHECK_EVERY = 4;
 const GATE_CHECK = 200;
-/**
- * Finished jobs give their key slots back together, at most this long after
- * they finish: one release script for every job of the batch (the gate keeps
- * 64 admitted jobs waiting, so workers never wait for a release).
- */
-const RELEASE_BATCH_MS = 0;
 
 /** A job the gate may not have admitted: not parked by its enqueue, or came back by another road (a delay, a debounce). */
 function needsAdmission(job: Job): boolean {
@@ -300,15 +294,14 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     return worker;
   }
 
-  /** Gives a finished job's key slot back; the releases of RELEASE_BATCH_MS go in one script per queue. */
+  /** Gives a finished job's key slot back; the releases of one turn of the event loop go in one script per queue. */
   private release(queue: string, id: string): void {
     let ids = this.toRelease.get(queue);
     if (!ids) this.toRelease.set(queue, (ids = []));
     ids.push(id);
     if (this.releaseScheduled) return;
     this.releaseScheduled = true;
-    if (RELEASE_BATCH_MS > 0) setTimeout(() => void this.flushReleases(), RELEASE_BATCH_MS);
-    else setImmediate(() => void this.flushReleases());
+    setImmediate(() => void this.flushReleases());
   }
 
   private flushReleases(): Promise<unknown> {
