@@ -39,12 +39,15 @@ export const platformCommands: CommandSpec[] = [
   },
   {
     path: ['worker'],
-    summary: 'a worker process: runs the jobs of QUEUES with CONCURRENCY',
-    details: `--jobs: your job definitions with handlers; without QUEUES the worker consumes their queues.\nThe built-in handlers (http, noop, sleep, fail) and HANDLERS run too.\n${PROCESS_NOTE}`,
-    options: { ...JOBS_OPTION },
+    summary: 'a worker process (or, with --processes N, a supervisor of N): runs the jobs of QUEUES with CONCURRENCY',
+    details: `--jobs: your job definitions with handlers; without QUEUES the worker consumes their queues.\nThe built-in handlers (http, noop, sleep, fail) and HANDLERS run too.\n--processes N (WORKER_PROCESSES; "auto" = one per CPU): a supervisor forks N worker processes, forks a crashed one again\nafter a backoff (a crash loop exits 1), replaces one whose RSS passes WORKER_MAX_RSS_MB, restarts them one at a time\non SIGHUP (each finishing its jobs) and stops them all gracefully on SIGTERM. METRICS_PORT is then the supervisor's.\n${PROCESS_NOTE}`,
+    options: { ...JOBS_OPTION, processes: { type: 'string', value: 'N', help: 'worker processes to run under one supervisor (1-256, or auto = one per CPU)' } },
     async run(ctx, { opts }) {
       const jobsModule = str(opts, 'jobs');
-      return runProcess(async () => (await import('../worker/standalone.ts')).runWorker({ jobsModule }), ctx.redisOverride);
+      const raw = str(opts, 'processes');
+      // Checked before anything starts: a bad value exits 2 naming it.
+      const processes = raw === undefined ? undefined : (await import('../shared/config/config.ts')).parseWorkerProcesses(raw, '--processes');
+      return runProcess(async () => (await import('../worker/standalone.ts')).runWorker({ jobsModule, processes }), ctx.redisOverride);
     },
   },
   {

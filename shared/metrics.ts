@@ -127,6 +127,7 @@ export class Metrics {
           name: 'conveyor_redis_up',
           help: '1 when the last scrape could read the queues from Redis, else 0.',
           registers,
+          aggregator: 'min',
           async collect() {
             this.set((await queues()) ? 1 : 0);
           },

@@ -14,6 +14,9 @@ import { reportStartFailure, runUntilSignalled } from '../shared/runtime/shutdow
 import type { Service } from '../shared/runtime/service.ts';
 import { checkRedisAtStart } from '../shared/redis/startup-checks.ts';
 import { createWorker, type ConveyorWorker } from './create-worker.ts';
+import { heartbeatOf } from '../shared/runtime/heartbeat.ts';
+import { supervisorInfo } from '../shared/runtime/supervised.ts';
+import { connectToSupervisor } from './supervised-child.ts';
 
 /** Beyond SHUTDOWN_GRACE_MS: handing jobs back, closing connections. */
 export const STOP_MARGIN_MS = 15_000;
@@ -21,6 +24,8 @@ export const STOP_MARGIN_MS = 15_000;
 export interface RunWorkerOptions {
   /** `--jobs ./dist/jobs.js`: a module of job definitions with handlers, resolved from the working directory. */
   jobsModule?: string;
+  /** `--processes N` (parsed): a supervisor forks N worker processes; overrides WORKER_PROCESSES. */
+  processes?: number;
   logger?: Logger;
 }
 
@@ -31,8 +36,17 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   let worker: ConveyorWorker | undefined;
   let endpoint: Service | undefined;
   let config: Readonly<Config>;
+  // Forked by `conveyor worker --processes N`: the IPC side of it (ready, RSS, metrics).
+  const supervised = supervisorInfo() ? connectToSupervisor({ health: () => health(), registry: () => worker?.metrics?.registry }) : undefined;
   try {
     config = loadConfig(process.env);
+    const processes = opts.processes ?? config.workerProcesses;
+    if (!supervisorInfo() && (processes !== undefined || config.workerMaxRssMb !== undefined)) {
+      // `--processes N`, WORKER_PROCESSES or WORKER_MAX_RSS_MB: this process supervises, the children work.
+      const { runSupervisor } = await import('./supervisor-process.ts');
+      const supLog = opts.logger ?? createLogger('supervisor', config.logLevel);
+      return await runSupervisor({ config, processes: processes ?? 1, childArgs: opts.jobsModule ? ['--jobs', opts.jobsModule] : [], logger: supLog, stopMarginMs: STOP_MARGIN_MS });
+    }
     log = opts.logger ?? createLogger('worker', config.logLevel);
     log.info({ config: describeConfig(config) }, 'config');
     void checkRedisAtStart(config, log); // warnings only (noeviction, persistence, replica); never blocks the start
@@ -48,9 +62,9 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       jobs,
       handlers,
       logger: log,
-      metrics: config.metricsPort !== undefined,
-      // A "stop" from the board shuts the process down as SIGTERM does.
-      onStopRequested: () => process.kill(process.pid, 'SIGTERM'),
+      metrics: config.metricsPort !== undefined || process.env.CONVEYOR_SUPERVISOR_METRICS === '1',
+      // A "stop" from the board shuts the process down as SIGTERM does (a supervised one first tells its supervisor).
+      onStopRequested: () => (supervised ? supervised.stopRequested() : process.kill(process.pid, 'SIGTERM')),
     });
     log.info({ handlers: ['http', 'noop', 'sleep', 'fail', ...Object.keys(handlers), ...jobs.map((j) => j.name)].sort() }, 'handlers loaded');
   } catch (err) {
@@ -60,16 +74,16 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   }
   const c = conveyor;
   const w = worker;
+  const health = () => heartbeatOf(w.id)?.health() ?? { live: false, ready: false, detail: { worker: w.id, state: 'gone' } };
   await runUntilSignalled(
     [
       {
         async start() {
           await w.start();
+          supervised?.started(w.id);
           if (config.metricsPort !== undefined && w.metrics) {
             // GET /metrics, /healthz and /readyz on METRICS_PORT (nothing without it).
             const { MetricsEndpoint } = await import('../shared/runtime/metrics-endpoint.ts');
-            const { heartbeatOf } = await import('../shared/runtime/heartbeat.ts');
-            const health = () => heartbeatOf(w.id)?.health() ?? { live: false, ready: false, detail: { worker: w.id, state: 'gone' } };
             endpoint = new MetricsEndpoint({ metrics: w.metrics, port: config.metricsPort, host: config.metricsHost, logger: log, health });
             await endpoint.start();
           }

@@ -3,6 +3,7 @@
  * calls it once at start and passes the frozen result down.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ConveyorError } from '../errors.ts';
 import { isValidQueueName } from '../queue/names.ts';
 import { parseRedisUrl, redactUrl, type RedisTarget } from './redis-url.ts';
@@ -67,7 +68,18 @@ export interface Config {
   /** True when QUEUES was set; false when the default ("default") is used (a worker of typed jobs then takes their queues). */
   queuesExplicit: boolean;
   concurrency: number;
+  /**
+   * WORKER_PROCESSES (or `conveyor worker --processes N`): worker processes a
+   * supervisor runs on this host; undefined = no supervisor, one in-process worker.
+   */
+  workerProcesses: number | undefined;
+  /** WORKER_MAX_RSS_MB: a supervised worker process above this RSS is restarted gracefully (undefined = no cap). */
+  workerMaxRssMb: number | undefined;
   handlersPath: string | undefined;
+  /** WORKER_ISOLATION: where a worker runs job handlers whose definition does not say (none = in its own process). */
+  workerIsolation: 'none' | 'process' | 'thread';
+  /** SANDBOX_MAX_HEAP_MB: the heap limit of each sandbox (child process or worker thread); unset = Node's default. */
+  sandboxMaxHeapMb: number | undefined;
   /** SCHEDULES: a JSON file of cron schedules applied at server and worker start (unset = none). */
   schedulesFile: string | undefined;
   /** LIMITS: a JSON file of queue flow limits ({"<queue>": {limits}}) applied at server and worker start (unset = none). */
@@ -110,6 +122,26 @@ export const LOCAL_REDIS_PORT = 6380;
 export const LOCAL_REDIS_URL = `redis://127.0.0.1:${LOCAL_REDIS_PORT}`;
 
 type Env = Record<string, string | undefined>;
+
+/** Below this a Node worker process cannot even start (an idle one holds ~80-120 MB). */
+export const MIN_WORKER_RSS_MB = 128;
+export const MAX_WORKER_PROCESSES = 256;
+
+/**
+ * WORKER_PROCESSES / --processes: a whole number from 1 to 256, or "auto"
+ * (one per CPU the process may use); unset → undefined. `name` is what the
+ * error names (the variable or the flag).
+ */
+export function parseWorkerProcesses(raw: string | undefined, name: string): number | undefined {
+  const v = raw?.trim();
+  if (v === undefined || v === '') return undefined;
+  if (v.toLowerCase() === 'auto') return Math.max(1, Math.min(MAX_WORKER_PROCESSES, availableParallelism()));
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_WORKER_PROCESSES) {
+    const what = name.startsWith('--') ? `${name} ${JSON.stringify(v)}` : `${name}=${JSON.stringify(v)}`;
+    throw new ConveyorError('CONFIG_INVALID', `${what} is invalid: expected a whole number from 1 to ${MAX_WORKER_PROCESSES}, or "auto" (one per CPU).`, { variable: name });
+  }
+  return Number(v);
+}
 
 function bad(name: string, value: string, why: string): ConveyorError {
   return new ConveyorError('CONFIG_INVALID', `${name}=${JSON.stringify(value)} is invalid: ${why}.`, { variable: name });
@@ -304,7 +336,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     queues: queues.length > 0 ? queues : ['default'],
     queuesExplicit: queues.length > 0,
     concurrency: int(env, 'CONCURRENCY', 10, 1, 10_000),
+    workerProcesses: parseWorkerProcesses(env.WORKER_PROCESSES, 'WORKER_PROCESSES'),
+    workerMaxRssMb: env.WORKER_MAX_RSS_MB?.trim() ? int(env, 'WORKER_MAX_RSS_MB', 0, MIN_WORKER_RSS_MB, 1024 * 1024) : undefined,
     handlersPath: env.HANDLERS?.trim() || undefined,
+    workerIsolation: isolation(env),
+    sandboxMaxHeapMb: env.SANDBOX_MAX_HEAP_MB?.trim() ? int(env, 'SANDBOX_MAX_HEAP_MB', 0, 16, 1_048_576) : undefined,
     schedulesFile: env.SCHEDULES?.trim() || undefined,
     limitsFile: env.LIMITS?.trim() || undefined,
     enqueueMinReplicas: int(env, 'ENQUEUE_MIN_REPLICAS', 0, 0, 100),
@@ -327,6 +363,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     tracing: tracingConfig(env),
   };
   return deepFreeze(config);
+}
+
+function isolation(env: Env): Config['workerIsolation'] {
+  const raw = (env.WORKER_ISOLATION ?? '').trim().toLowerCase();
+  if (raw === '') return 'none';
+  if (raw !== 'none' && raw !== 'process' && raw !== 'thread') throw bad('WORKER_ISOLATION', raw, 'expected none, process or thread');
+  return raw;
 }
 
 function tracingConfig(env: Env): Config['tracing'] {
@@ -377,7 +420,11 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     heartbeatTtlMs: config.heartbeatTtlMs,
     queues: config.queues,
     concurrency: config.concurrency,
+    workerProcesses: config.workerProcesses,
+    workerMaxRssMb: config.workerMaxRssMb,
     handlersPath: config.handlersPath,
+    workerIsolation: config.workerIsolation,
+    sandboxMaxHeapMb: config.sandboxMaxHeapMb,
     schedulesFile: config.schedulesFile,
     limitsFile: config.limitsFile,
     enqueueMinReplicas: config.enqueueMinReplicas,

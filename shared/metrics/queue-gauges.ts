@@ -27,6 +27,8 @@ export function registerQueueGauges(registry: Registry, reading: () => Promise<Q
       help,
       labelNames,
       registers,
+      // Read from Redis: every worker process of a supervisor reads the same value; its /metrics takes one.
+      aggregator: 'max',
       async collect() {
         const queues = await reading();
         this.reset();

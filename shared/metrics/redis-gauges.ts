@@ -112,6 +112,7 @@ export class RedisMetrics {
         name,
         help,
         registers,
+        aggregator: 'max',
         async collect() {
           const v = value(await reading());
           this.reset();
@@ -122,6 +123,7 @@ export class RedisMetrics {
       name: 'conveyor_redis_up',
       help: '1 when Redis answered PING and INFO within the scrape\'s time limit, else 0.',
       registers,
+      aggregator: 'min',
       async collect() {
         this.set((await reading()).up ? 1 : 0);
       },
@@ -132,6 +134,7 @@ export class RedisMetrics {
       help: 'The role of the Redis this process writes to: 1 on the series of the current role (master or slave).',
       labelNames: ['role'],
       registers,
+      aggregator: 'max',
       async collect() {
         const r = await reading();
         this.reset();

@@ -32,6 +32,7 @@ export function registerScheduleGauges(registry: Registry, reading: () => Promis
     help: 'When the schedule\'s next run is due (Unix time); in the past = a run that has not started. Absent while paused.',
     labelNames: ['schedule', 'queue'],
     registers,
+    aggregator: 'max',
     async collect() {
       const all = await reading();
       this.reset();
@@ -43,6 +44,7 @@ export function registerScheduleGauges(registry: Registry, reading: () => Promis
     help: '1 when an active schedule has its BullMQ scheduler (or a paused one has none); 0 when it needs repair.',
     labelNames: ['schedule', 'queue'],
     registers,
+    aggregator: 'min',
     async collect() {
       const all = await reading();
       this.reset();

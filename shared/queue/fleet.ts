@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '../redis/connections.ts';
 import { keys } from './names.ts';
+import type { SupervisorInfo } from '../runtime/supervised.ts';
 
 /** What one worker process says about itself on every beat. */
 export interface WorkerBeat {
@@ -36,6 +37,8 @@ export interface WorkerBeat {
   intervalMs: number;
   ttlMs: number;
   node: string;
+  /** Set when a supervisor (`conveyor worker --processes N`) runs this process: its id, this slot, the restarts. */
+  supervisor?: SupervisorInfo;
 }
 
 export type WorkerCommandName = 'quiet' | 'stop';

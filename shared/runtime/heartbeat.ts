@@ -24,6 +24,7 @@ import {
   type WorkerCommand,
 } from '../queue/fleet.ts';
 import type { WorkerHost } from './worker-host.ts';
+import { supervisorInfo } from './supervised.ts';
 
 /**
  * Event-loop delay sampling interval (ms). Each sample wakes the process: at
@@ -171,6 +172,7 @@ export class Heartbeat {
     const max = lag && lag.count > 0 ? Math.max(0, lag.max / 1e6 - LAG_RESOLUTION_MS) : 0;
     lag?.reset();
     const s = this.host.stats;
+    const supervisor = supervisorInfo();
     return {
       id: this.host.id,
       host: hostname(),
@@ -190,6 +192,7 @@ export class Heartbeat {
       intervalMs: this.intervalMs,
       ttlMs: this.ttlMs,
       node: process.version,
+      ...(supervisor ? { supervisor } : {}),
     };
   }
 
