@@ -58,11 +58,19 @@ function command(name: WorkerCommandName): CommandSpec {
   };
 }
 
+/** "pid 4242 #2/3, 1 crash": the supervisor, this process's slot, the supervisor's restarts by cause. */
+function supervisorText(w: WorkerBeat): string {
+  const s = w.supervisor;
+  if (!s) return '-';
+  const restarts = Object.entries(s.restarts).filter(([, n]) => n > 0).map(([cause, n]) => `${n} ${cause}`);
+  return `pid ${s.pid} #${s.slot}/${s.processes}${restarts.length ? `, ${restarts.join(' ')}` : ''}`;
+}
+
 export const workerCommands: CommandSpec[] = [
   {
     path: ['workers'],
     summary: 'the fleet: every live worker process with its queues, load and last heartbeat',
-    details: 'A worker that stopped heartbeating drops out once its heartbeat key expires.\nJSON: {"workers": [WorkerBeat...]} with the fields of shared/queue/fleet.ts.',
+    details: 'A worker that stopped heartbeating drops out once its heartbeat key expires.\nSUPERVISOR: for a process of conveyor worker --processes N, the pid of its supervisor, its slot and the restarts of that supervisor by cause.\nJSON: {"workers": [WorkerBeat...]} with the fields of shared/queue/fleet.ts.',
     async run(ctx) {
       const { conveyor } = await ctx.open();
       const workers: WorkerBeat[] = await conveyor.fleet.list();
@@ -71,8 +79,8 @@ export const workerCommands: CommandSpec[] = [
         workers.length === 0
           ? 'no live workers'
           : table(
-              ['ID', 'STATE', 'QUEUES', 'BUSY', 'PROCESSED', 'FAILED', 'RSS', 'LAG', 'BEAT', 'UP SINCE'],
-              workers.map((w) => [w.id, w.state, w.queues.join(','), `${w.busy}/${w.concurrency}`, w.processed, w.failed, mb(w.rssBytes), `${Math.round(w.lagMs)} ms`, ago(now - w.beatAt), new Date(w.startedAt).toISOString()]),
+              ['ID', 'STATE', 'QUEUES', 'BUSY', 'PROCESSED', 'FAILED', 'RSS', 'LAG', 'BEAT', 'UP SINCE', 'SUPERVISOR'],
+              workers.map((w) => [w.id, w.state, w.queues.join(','), `${w.busy}/${w.concurrency}`, w.processed, w.failed, mb(w.rssBytes), `${Math.round(w.lagMs)} ms`, ago(now - w.beatAt), new Date(w.startedAt).toISOString(), supervisorText(w)]),
             ),
       );
     },

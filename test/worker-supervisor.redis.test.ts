@@ -19,6 +19,8 @@ import { startRedis, type RedisProcess } from '../shared/testing/redis-process.t
 import { redisAndCore, closeRedisAndCore, uniqueQueue, type Core } from '../shared/testing/fixtures.ts';
 import { waitFor } from '../shared/testing/wait-for.ts';
 import { Fleet, type WorkerBeat } from '../shared/queue/fleet.ts';
+import { workersBody } from '../dashboard/pages/workers.ts';
+import { runCliCaptured } from './cli-capture.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const HANDLERS = join(import.meta.dirname, 'fixtures', 'supervisor-handlers.ts');
@@ -133,6 +135,14 @@ test('three children in the fleet under their supervisor; a killed child is fork
     return ws.length === 3 && !ws.some((w) => w.pid === victim.pid) && ws.every((w) => w.supervisor?.restarts.crash === 1) ? ws : undefined;
   }, { timeoutMs: 30_000 });
   assert.equal(after.find((w) => w.supervisor!.slot === 2)!.supervisor!.lastRestart?.cause, 'crash');
+  // The fleet view: the three under one header naming the supervisor and its restart; the CLI's SUPERVISOR column.
+  const html = workersBody(after, { base: '', user: 'test', role: 'admin' } as never, Date.now());
+  assert.equal(html.match(/<tr class="group"/g)?.length, 1);
+  assert.match(html, new RegExp(`supervisor pid</span> <span class="mono">${supPid}</span> <span class="faint">· 3 of 3 processes ·</span> <span class="bad-text">1 restart: 1 crash</span>`));
+  assert.match(html, /last: process 2, crash \(signal SIGKILL\)/);
+  for (const slot of [1, 2, 3]) assert.match(html, new RegExp(`process ${slot} of 3`));
+  const cli = await runCliCaptured({ REDIS_URL: redis.url }, ['workers']);
+  for (const w of after) assert.match(cli.stdout, new RegExp(`${w.id}.*pid ${supPid} #${w.supervisor!.slot}/3, 1 crash`));
   assert.match(await metricsText(port), /^conveyor_worker_restarts_total\{cause="crash"\} 1$/m);
 
   assert.equal(await sup.stop('SIGTERM'), 0);

@@ -22,7 +22,7 @@ function row(w: WorkerBeat, viewer: Viewer, now: number): string {
     ? `${w.state === 'running' ? actionForm(viewer, 'quiet', w.id, 'Quiet', `Quiet ${w.host}:${w.pid}? It finishes its running jobs and takes no new ones.`) : ''}${actionForm(viewer, 'stop', w.id, 'Stop', `Stop ${w.host}:${w.pid}? It finishes its running jobs (within its grace period) and exits.`, 'danger')}`
     : '';
   return `<tr data-worker="${esc(w.id)}">
-<td><span class="mono">${esc(w.host)}:${esc(w.pid)}</span><span class="secondary mono" title="worker id">${esc(w.id)}</span></td>
+<td><span class="mono">${esc(w.host)}:${esc(w.pid)}</span>${w.supervisor ? `<span class="secondary" title="its slot under the supervisor">process ${esc(w.supervisor.slot)} of ${esc(w.supervisor.processes)}</span>` : ''}<span class="secondary mono" title="worker id">${esc(w.id)}</span></td>
 <td>${badge(w.state, STATE_TONE[w.state])}</td>
 <td>${w.queues.map((q) => `<a href="${esc(boardQueueHref(viewer.base, bullName(q)))}">${esc(q)}</a>`).join(', ')}</td>
 <td class="num">${num(w.busy)} / ${num(w.concurrency)} ${meter(w.concurrency > 0 ? w.busy / w.concurrency : 0, `${w.busy} of ${w.concurrency} slots busy`)}</td>
@@ -35,6 +35,44 @@ function row(w: WorkerBeat, viewer: Viewer, now: number): string {
 <td class="nowrap">${time(w.beatAt, now)}</td>
 <td class="actions-cell"><div class="row-actions">${actions}</div></td>
 </tr>`;
+}
+
+const CAUSE_LABEL = { crash: 'crash', memory: 'memory cap', rolling: 'rolling restart' } as const;
+
+/** The header row of a group: a host's unsupervised workers, or one supervisor's children with its restarts. */
+function groupRow(host: string, sup: WorkerBeat['supervisor'], members: number, now: number): string {
+  if (!sup) return `<tr class="group" data-host="${esc(host)}"><th colspan="12"><span class="mono">${esc(host)}</span> <span class="faint">· ${num(members)} process${members === 1 ? '' : 'es'}</span></th></tr>`;
+  const total = sup.restarts.crash + sup.restarts.memory + sup.restarts.rolling;
+  const byCause = (Object.keys(CAUSE_LABEL) as (keyof typeof CAUSE_LABEL)[])
+    .filter((c) => sup.restarts[c] > 0)
+    .map((c) => `${num(sup.restarts[c])} ${CAUSE_LABEL[c]}`)
+    .join(', ');
+  const last = sup.lastRestart
+    ? ` <span class="faint">· last: process ${num(sup.lastRestart.slot)}, ${esc(CAUSE_LABEL[sup.lastRestart.cause])} (${esc(sup.lastRestart.detail)}) ${time(sup.lastRestart.at, now)}</span>`
+    : '';
+  const restarts = total === 0 ? '<span class="faint">no restarts</span>' : `<span class="${sup.restarts.crash > 0 ? 'bad-text' : 'warn-text'}">${num(total)} restart${total === 1 ? '' : 's'}: ${byCause}</span>`;
+  return `<tr class="group" data-supervisor="${esc(sup.id)}"><th colspan="12"><span class="mono">${esc(host)}</span> <span class="faint">· supervisor pid</span> <span class="mono">${esc(sup.pid)}</span> <span class="faint">· ${num(members)} of ${num(sup.processes)} processes ·</span> ${restarts}${last}</th></tr>`;
+}
+
+/** Workers by host, then by supervisor (unsupervised ones first); each group under its header row. */
+function grouped(workers: WorkerBeat[], viewer: Viewer, now: number): string {
+  const groups = new Map<string, { host: string; sup: WorkerBeat['supervisor']; members: WorkerBeat[] }>();
+  for (const w of workers) {
+    const key = `${w.host}\u0000${w.supervisor?.id ?? ''}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { host: w.host, sup: w.supervisor, members: [] }));
+    g.members.push(w);
+  }
+  // The freshest beat of a supervisor's children carries its latest restart counts.
+  for (const g of groups.values()) if (g.sup) g.sup = g.members.reduce((a, b) => (b.beatAt > a.beatAt ? b : a)).supervisor;
+  const ordered = [...groups.values()].sort((a, b) => a.host.localeCompare(b.host) || (a.sup?.pid ?? 0) - (b.sup?.pid ?? 0));
+  const multi = ordered.length > 1 || ordered.some((g) => g.sup);
+  return ordered
+    .map((g) => {
+      const rows = [...g.members].sort((a, b) => (a.supervisor?.slot ?? 0) - (b.supervisor?.slot ?? 0) || a.pid - b.pid).map((w) => row(w, viewer, now));
+      return (multi ? [groupRow(g.host, g.sup, g.members.length, now), ...rows] : rows).join('\n');
+    })
+    .join('\n');
 }
 
 export function workersBody(workers: WorkerBeat[], viewer: Viewer, now: number): string {
@@ -54,7 +92,7 @@ export function workersBody(workers: WorkerBeat[], viewer: Viewer, now: number):
 </div>`;
   return `${tiles}<div class="card flush"><div class="table-wrap"><table class="workers">
 <thead><tr><th>Process</th><th>State</th><th>Queues</th><th class="num">Busy</th><th class="num">Processed</th><th class="num">Failed</th><th class="num">RSS</th><th class="num">Loop lag</th><th class="num">Redis RTT</th><th>Started</th><th>Last beat</th><th></th></tr></thead>
-<tbody>${workers.map((w) => row(w, viewer, now)).join('\n')}</tbody>
+<tbody>${grouped(workers, viewer, now)}</tbody>
 </table></div></div>`;
 }
 
