@@ -40,6 +40,8 @@ const EXPECTED = [
   'flow.bwait.p50',
   'flow.bwait.p99',
   'flow.idle-keys',
+  'supervisor.processes-2',
+  'supervisor.idle-cpu',
 ];
 
 test('npm run bench -- --quick writes a well-formed result with every figure beside its baseline, and prints the table', async () => {
