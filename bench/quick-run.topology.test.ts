@@ -42,6 +42,17 @@ const EXPECTED = [
   'flow.idle-keys',
   'supervisor.processes-2',
   'supervisor.idle-cpu',
+  ...['metrics-on', 'heartbeat-off', 'watchdog-off', 'deadletter-off', 'gate-off', 'schedules-off', 'name-off', 'all-off', 'bullmq-alike', 'bullmq-defaults'].flatMap((v) => [`parts.${v}.cpu`, `parts.${v}.redis`]),
+  'parts.throughput-vs-bullmq-alike',
+  'parts.throughput-vs-bullmq-defaults',
+  'sandbox.noop.thread',
+  'sandbox.noop.process',
+  'sandbox.cpu.thread',
+  'sandbox.cpu.process',
+  'sandbox.wait.thread.p50',
+  'sandbox.wait.thread.p99',
+  'sandbox.wait.process.p50',
+  'sandbox.wait.process.p99',
 ];
 
 test('npm run bench -- --quick writes a well-formed result with every figure beside its baseline, and prints the table', async () => {

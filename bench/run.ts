@@ -5,7 +5,7 @@
  *
  *   --quick           a reduced version (1 run, small counts; under a minute)
  *   --runs N          runs per figure (default 3; the median is reported)
- *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster, flow, supervisor
+ *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts
  *   --out FILE        write the JSON here instead of bench/results/<timestamp>.json
  *   --profile DIR     run Conveyor's server and workers with --cpu-prof, profiles into DIR
  */
@@ -24,8 +24,10 @@ import { durable } from './scenarios/durable.ts';
 import { cluster } from './scenarios/cluster.ts';
 import { flow } from './scenarios/flow.ts';
 import { supervisor } from './scenarios/supervisor.ts';
+import { parts } from './scenarios/parts.ts';
+import { sandbox } from './scenarios/sandbox.ts';
 
-const GROUPS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = { enqueue, processing, latency, memory, durable, cluster, flow, supervisor };
+const GROUPS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = { enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts };
 
 interface Args {
   quick: boolean;

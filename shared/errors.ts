@@ -39,12 +39,16 @@ export const ERROR_CODES = {
   SCHEDULE_MANAGED_BY_CONFIG: { status: 409, summary: 'The schedule comes from the SCHEDULES file; change or remove it there, not through the API.' },
   LIMITS_MANAGED_BY_CONFIG: { status: 409, summary: 'The queue\'s limits come from the LIMITS file; change them there, not through the API.' },
   METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not with this method.' },
+  HISTORY_NOT_CONFIGURED: { status: 404, summary: 'This server keeps no job history: HISTORY_URL is not set.' },
+  HISTORY_UNAVAILABLE: { status: 503, summary: 'The job history database (HISTORY_URL) did not answer in time; jobs are unaffected. Retry later.' },
   // job execution (recorded as a job's failure, never an HTTP answer)
   HANDLER_NOT_FOUND: { status: 500, summary: 'The worker has no handler for the job name; the job is retried and then dead-lettered so it can be replayed once a handler is deployed.' },
   JOB_TIMEOUT: { status: 500, summary: 'The job ran past its timeout; the attempt failed.' },
   HTTP_HOST_REFUSED: { status: 500, summary: 'The http handler refused the target host (not in HTTP_ALLOWED_HOSTS, or link-local / cloud-metadata).' },
   HTTP_STATUS: { status: 500, summary: 'The http handler got a non-2xx answer.' },
   INVALID_HANDLER: { status: 500, summary: 'A module named by HANDLERS does not export handlers in a supported shape.' },
+  HANDLER_CRASHED: { status: 500, summary: 'A sandboxed handler\'s child process or thread died while running the job (process.exit, a fatal error, out of memory under SANDBOX_MAX_HEAP_MB); the attempt failed and is retried.' },
+  HANDLER_LOAD_FAILED: { status: 500, summary: 'A sandbox could not load the handler\'s module (it threw at import, or does not export the job); the attempt failed and is retried, then dead-lettered.' },
   // the package's own API (never an HTTP answer)
   INVALID_JOB_DEFINITION: { status: 500, summary: 'A job definition (defineJob, a --jobs module) is invalid, or two definitions have one job name.' },
   JOB_FAILED: { status: 500, summary: 'waitFor: the job failed for good (it is in the dead letters); details.failureCode names the failure.' },

@@ -12,13 +12,16 @@
  *   …
  *   await worker.stop();   // running jobs finish within SHUTDOWN_GRACE_MS
  */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConveyorError } from '../shared/errors.ts';
 import { coreOf, type Conveyor } from '../shared/conveyor.ts';
 import type { Core } from '../shared/core.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Config } from '../shared/config/config.ts';
 import { isValidQueueName } from '../shared/queue/names.ts';
-import { isJobDefinition, type AnyJobDefinition } from '../shared/jobs/define-job.ts';
+import { isIsolation, isJobDefinition, ISOLATIONS, type AnyJobDefinition, type Isolation } from '../shared/jobs/define-job.ts';
 import type { Handler, HandlerMap } from '../shared/runtime/handler.ts';
 import type { Service } from '../shared/runtime/service.ts';
 import { WorkerHost, workerId } from '../shared/runtime/worker-host.ts';
@@ -26,6 +29,8 @@ import { attachJobLog } from '../shared/runtime/job-log.ts';
 import { attachWatchdog } from '../shared/runtime/watchdog.ts';
 import { attachHeartbeat } from '../shared/runtime/heartbeat.ts';
 import { ScheduleKeeper } from '../shared/runtime/schedule-keeper.ts';
+import { benchOff } from '../shared/runtime/bench-switches.ts';
+import type { SandboxPool } from '../shared/runtime/sandbox.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { builtinHandlers } from './handlers/index.ts';
 
@@ -48,6 +53,19 @@ export interface WorkerOptions {
   metrics?: boolean;
   /** What a "stop" from the fleet view (dashboard, CLI) does. Default: stop this worker (not the process). */
   onStopRequested?: () => void;
+  /**
+   * Where handlers run unless their definition says (defineJob `isolation`): 'none' (this process),
+   * 'process' or 'thread' (sandboxed, through BullMQ's sandboxed processors). Default: the Conveyor's
+   * `workerIsolation` (WORKER_ISOLATION), 'none'. Built-in handlers always run in this process.
+   */
+  isolation?: Isolation;
+  /**
+   * The module that exports `jobs` (a path, resolved from the working directory, or a file URL): a
+   * sandbox imports it to run them. Needed when any job runs sandboxed; `conveyor worker --jobs` passes its file.
+   */
+  jobsModule?: string | URL;
+  /** The HANDLERS module or folder the plain `handlers` come from, for sandboxing them (`conveyor worker` passes HANDLERS). */
+  handlersModule?: string;
 }
 
 export interface WorkerMetricsView {
@@ -71,8 +89,33 @@ export interface ConveyorWorker {
   stop(): Promise<void>;
 }
 
+/** Where the app's handlers run, and what a sandbox loads them from. */
+interface IsolationPlan {
+  /** For jobs whose definition does not say, and for plain handlers. */
+  isolation: Isolation;
+  jobsModule: string | undefined;
+  handlersModule: string | undefined;
+  /** Present at start(): the sandboxes' pool and processor file (createWorker only checks the plan). */
+  pool?: SandboxPool;
+  processFile?: string;
+}
+
+/** A module path or file URL → an absolute path that exists, or the error naming it. */
+function modulePath(value: string | URL | undefined, option: string, code: 'INVALID_JOB_DEFINITION' | 'INVALID_HANDLER'): string | undefined {
+  if (value === undefined) return undefined;
+  let file: string;
+  try {
+    file = value instanceof URL || /^file:/.test(value) ? fileURLToPath(value) : resolve(value);
+  } catch {
+    throw new ConveyorError(code, `${option}: ${String(value)} is not a file path or file URL`);
+  }
+  if (!existsSync(file)) throw new ConveyorError(code, `${option}: no such file ${file} (a relative path starts at the working directory)`, { file });
+  if (option === 'jobsModule' && statSync(file).isDirectory()) throw new ConveyorError(code, `${option}: ${file} is a folder; name the module file`, { file });
+  return file;
+}
+
 /** The handler map: built-ins, plain handlers, then the jobs (a job's handler gets its schema's parsed data). */
-function handlerMap(core: Core, jobs: readonly AnyJobDefinition[], plain: Readonly<Record<string, Handler>>, builtins: boolean): HandlerMap {
+function handlerMap(core: Core, jobs: readonly AnyJobDefinition[], plain: Readonly<Record<string, Handler>>, builtins: boolean, plan: IsolationPlan): HandlerMap {
   const map: Record<string, Handler> = builtins ? builtinHandlers(core.config.httpAllowedHosts) : {};
   const from = new Map<string, string>();
   for (const [name, fn] of Object.entries(plain)) {
@@ -80,17 +123,37 @@ function handlerMap(core: Core, jobs: readonly AnyJobDefinition[], plain: Readon
     map[name] = fn;
     from.set(name, 'handlers');
   }
+  // Sandboxed names: a job definition's data is parsed in its sandbox (the schema's output, as here);
+  // a plain handler's is parsed here and handed over.
+  const sandboxed = new Map<string, { mode: 'process' | 'thread'; parseHere: boolean }>();
+  if (plan.isolation !== 'none') {
+    for (const name of Object.keys(plain)) {
+      if (!plan.handlersModule && !plan.jobsModule) {
+        throw new ConveyorError('INVALID_HANDLER', `handlers: "${name}" runs sandboxed (isolation '${plan.isolation}', the worker's default) but createWorker has no handlersModule or jobsModule to load it from; pass the module it comes from, or isolation: 'none'`, { job: name });
+      }
+      sandboxed.set(name, { mode: plan.isolation, parseHere: true });
+    }
+  }
   for (const job of jobs) {
     if (typeof job.run !== 'function') throw new ConveyorError('INVALID_JOB_DEFINITION', `jobs: "${job.name}" has no handler; attach one with defineJob(…).handle(async (data, ctx) => …)`, { job: job.name });
     const other = from.get(job.name);
     if (other) throw new ConveyorError('INVALID_JOB_DEFINITION', `jobs: job "${job.name}" is given twice (also in ${other}); a worker has one handler per job name`, { job: job.name });
     from.set(job.name, 'jobs');
     map[job.name] = job.run;
+    const mode = job.isolation ?? plan.isolation;
+    if (mode === 'none') continue;
+    if (!plan.jobsModule) {
+      throw new ConveyorError('INVALID_JOB_DEFINITION', `jobs: job "${job.name}" runs sandboxed (isolation '${mode}') but createWorker has no jobsModule to load it from; pass jobsModule: the file that exports it (\`conveyor worker --jobs\` does)`, { job: job.name });
+    }
+    sandboxed.set(job.name, { mode, parseHere: false });
+  }
+  for (const [name, { mode, parseHere }] of sandboxed) {
+    if (plan.pool && plan.processFile) map[name] = plan.pool.handler(mode, plan.processFile, parseHere);
   }
   // Data is checked against the job's schema before its handler runs (a mismatch fails the attempt with
   // PAYLOAD_INVALID, straight to the dead letters); only names with a schema pay for it.
   for (const [name, fn] of Object.entries(map)) {
-    if (!core.catalog.get(name)?.parse) continue;
+    if (!core.catalog.get(name)?.parse || sandboxed.get(name)?.parseHere === false) continue;
     map[name] = (data, ctx) => {
       const parsed = core.catalog.parse(name, data);
       return parsed instanceof Promise ? parsed.then((v) => fn(v, ctx)) : fn(parsed, ctx);
@@ -121,11 +184,19 @@ export function createWorker(opts: WorkerOptions): ConveyorWorker {
   // This worker's view of the settings: its own queues and concurrency.
   const config: Readonly<Config> = Object.freeze({ ...core.config, queues, concurrency });
   const log = opts.logger ?? core.log;
-  // Duplicate names are an error now, not at start (the definitions are known already).
-  handlerMap(core, jobs, opts.handlers ?? {}, opts.builtins ?? true);
+  const isolation = opts.isolation ?? core.config.workerIsolation;
+  if (!isIsolation(isolation)) throw new ConveyorError('CONFIG_INVALID', `isolation must be one of ${ISOLATIONS.map((i) => `'${i}'`).join(', ')}, got ${JSON.stringify(isolation)}`);
+  const plan: IsolationPlan = {
+    isolation,
+    jobsModule: modulePath(opts.jobsModule, 'jobsModule', 'INVALID_JOB_DEFINITION'),
+    handlersModule: modulePath(opts.handlersModule, 'handlersModule', 'INVALID_HANDLER'),
+  };
+  // Duplicate names, and sandboxed jobs without a module, are errors now, not at start (the definitions are known already).
+  handlerMap(core, jobs, opts.handlers ?? {}, opts.builtins ?? true, plan);
 
   let host: WorkerHost | undefined;
   let metrics: WorkerMetricsView | undefined;
+  let pool: SandboxPool | undefined;
   const parts: Service[] = [];
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
@@ -139,12 +210,22 @@ export function createWorker(opts: WorkerOptions): ConveyorWorker {
       const inc = core.include(job, 'createWorker({ jobs })');
       if (inc) await inc;
     }
-    const handlers = handlerMap(core, jobs, opts.handlers ?? {}, opts.builtins ?? true);
-    host = new WorkerHost({ config, handlers, logger: log, telemetry: core.telemetry, id });
+    const sandboxed = jobs.some((j) => (j.isolation ?? isolation) !== 'none') || (isolation !== 'none' && Object.keys(opts.handlers ?? {}).length > 0);
+    if (sandboxed) {
+      // Loaded only when a handler runs sandboxed.
+      const { SandboxPool, sandboxProcessFile } = await import('../shared/runtime/sandbox.ts');
+      pool = new SandboxPool({ maxHeapMb: config.sandboxMaxHeapMb, logger: log });
+      plan.pool = pool;
+      plan.processFile = sandboxProcessFile({ jobsModule: plan.jobsModule, handlersModule: plan.handlersModule }, log.level);
+    }
+    const handlers = handlerMap(core, jobs, opts.handlers ?? {}, opts.builtins ?? true, plan);
+    const off = benchOff();
+    if (off.size > 0) log.warn({ off: [...off] }, 'CONVEYOR_BENCH_OFF: parts of this worker are switched off (a benchmark, never production)');
+    host = new WorkerHost({ config, handlers, logger: log, telemetry: core.telemetry, id, off });
     attachJobLog(host, log);
-    attachWatchdog(host, { logger: log });
+    if (!off.has('watchdog')) attachWatchdog(host, { logger: log });
     const w = host;
-    attachHeartbeat(host, { logger: log, onStop: opts.onStopRequested ?? (() => void stop()) });
+    if (!off.has('heartbeat')) attachHeartbeat(host, { logger: log, onStop: opts.onStopRequested ?? (() => void stop()) });
     if (opts.metrics !== false) {
       const { Metrics } = await import('../shared/metrics.ts');
       const m = new Metrics({ queueSet: core.queues, queues, processMetrics: true });
@@ -155,7 +236,7 @@ export function createWorker(opts: WorkerOptions): ConveyorWorker {
       const { applyLimitsFile } = await import('../shared/flow/queue-limits.ts');
       await applyLimitsFile(core.limits, config.limitsFile, { logger: log });
     }
-    parts.push(new ScheduleKeeper(core.schedules, config, log), host);
+    parts.push(off.has('schedules') ? { start: async () => {}, stop: async () => {} } : new ScheduleKeeper(core.schedules, config, log), host);
     // Loaded only when configured: a worker loads no code it does not run.
     if (config.interop.length > 0) parts.push(new (await import('../shared/interop/bridge.ts')).InteropBridge({ config, logger: log, core }));
     if (config.drainRedisUrls.length > 0) parts.push(new (await import('../shared/migrate/dual-drain.ts')).DualDrain({ config, handlers, logger: log }));
@@ -163,6 +244,7 @@ export function createWorker(opts: WorkerOptions): ConveyorWorker {
       for (const p of parts) await p.start();
     } catch (err) {
       await Promise.allSettled([...parts].reverse().map((p) => p.stop()));
+      await pool?.close();
       state = 'stopped';
       throw err;
     }
@@ -175,6 +257,8 @@ export function createWorker(opts: WorkerOptions): ConveyorWorker {
       // The host, bridge and drain stop together (each finishes its running work); then schedule repair.
       const [keeper, ...rest] = parts;
       await Promise.allSettled(rest.reverse().map((p) => p.stop()));
+      // No job runs any more: every sandbox exits (none outlives stop()).
+      await pool?.close();
       await keeper?.stop();
       state = 'stopped';
     })();

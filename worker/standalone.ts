@@ -61,6 +61,9 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       conveyor,
       jobs,
       handlers,
+      // What a sandboxed handler's child process or thread imports (isolation, WORKER_ISOLATION).
+      jobsModule: mod?.file,
+      handlersModule: config.handlersPath,
       logger: log,
       metrics: config.metricsPort !== undefined || process.env.CONVEYOR_SUPERVISOR_METRICS === '1',
       // A "stop" from the board shuts the process down as SIGTERM does (a supervised one first tells its supervisor).

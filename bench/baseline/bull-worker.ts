@@ -4,7 +4,7 @@
  * names, concurrency, lock duration, stalled check) and nothing else.
  *
  * env: BENCH_REDIS_PORT, BENCH_QUEUES (comma-separated Conveyor queue names),
- * BENCH_CONCURRENCY. Job names: noop, stamp, flush (see ../handlers/latency.ts).
+ * BENCH_CONCURRENCY, BENCH_DEFAULTS=1 (BullMQ's own worker defaults). Job names: noop, stamp, flush (see ../handlers/latency.ts).
  * Prints {"msg":"ready"} once every worker is connected; exits on SIGTERM.
  */
 import { Redis } from 'ioredis';
@@ -15,6 +15,7 @@ import { handlers } from '../handlers/latency.ts';
 const port = Number(process.env.BENCH_REDIS_PORT);
 const queues = (process.env.BENCH_QUEUES ?? 'default').split(',');
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? '10');
+const outOfTheBox = process.env.BENCH_DEFAULTS === '1';
 
 const connection = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: null });
 const workers = queues.map(
@@ -26,8 +27,8 @@ const workers = queues.map(
         if (job.name === 'flush') return handlers.flush(job.data);
         return null;
       },
-      // Conveyor's defaults (LOCK_DURATION_MS, STALLED_INTERVAL_MS, maxStalledCount).
-      { connection, prefix: PREFIX, concurrency, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 },
+      // Conveyor's defaults (LOCK_DURATION_MS, STALLED_INTERVAL_MS, maxStalledCount); BENCH_DEFAULTS=1: BullMQ's own.
+      outOfTheBox ? { connection, prefix: PREFIX, concurrency } : { connection, prefix: PREFIX, concurrency, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 },
     ),
 );
 for (const w of workers) w.on('error', (err) => process.stderr.write(`worker error: ${err.message}\n`));

@@ -33,11 +33,11 @@ export function plainQueue(connection: Redis | Cluster, queue: string): Queue {
 /** The options every benchmark job carries, on both sides. */
 export const jobOpts = () => toBullOptions(undefined);
 
-/** Adds n jobs (plain addBulk, 1000 per call) to a queue that is usually paused. */
-export async function fill(q: Queue, n: number, name = 'noop', data: (i: number) => unknown = () => null): Promise<void> {
+/** Adds n jobs (plain addBulk, 1000 per call) to a queue that is usually paused; `bare`: no options at all (BullMQ's defaults). */
+export async function fill(q: Queue, n: number, name = 'noop', data: (i: number) => unknown = () => null, bare = false): Promise<void> {
   for (let i = 0; i < n; i += 1000) {
     const count = Math.min(1000, n - i);
-    await q.addBulk(Array.from({ length: count }, (_, k) => ({ name, data: data(i + k), opts: jobOpts() })));
+    await q.addBulk(Array.from({ length: count }, (_, k) => (bare ? { name, data: data(i + k) } : { name, data: data(i + k), opts: jobOpts() })));
   }
 }
 

@@ -115,6 +115,24 @@ export interface Config {
    * or CONVEYOR_OTEL=1 (then the endpoint defaults to http://localhost:4318).
    */
   tracing: { endpoint: string; serviceName: string; headers: Readonly<Record<string, string>> } | undefined;
+  /** Job history in PostgreSQL (HISTORY_URL and the HISTORY_* settings); undefined = no history. */
+  history: HistoryConfig | undefined;
+}
+
+/** HISTORY_URL and its settings (docs/operations.md "History"). */
+export interface HistoryConfig {
+  /** postgres:// or postgresql:// URL of the history database. */
+  url: string;
+  /** The URL with its password masked (logs, describeConfig). */
+  redacted: string;
+  /** HISTORY_RETENTION_DAYS (30): whole day partitions older than this are dropped. */
+  retentionDays: number;
+  /** HISTORY_PAYLOAD_MAX_BYTES (65536): payloads up to this size are kept whole, larger ones as a hash and their first KB. */
+  payloadMaxBytes: number;
+  /** HISTORY_PAYLOAD_OFF: job names whose payloads are never kept ("*" = none is). */
+  payloadOff: readonly string[];
+  /** HISTORY_STREAM_MAXLEN (100000): events each queue's Redis stream keeps, how far the archiver may lag before a gap. */
+  streamMaxLen: number;
 }
 
 /** The Redis that `npm start` runs when REDIS_URL is unset. */
@@ -361,8 +379,36 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 3600_000),
     maxJsonDepth: int(env, 'MAX_JSON_DEPTH', 64, 2, 10_000),
     tracing: tracingConfig(env),
+    history: historyConfig(env),
   };
   return deepFreeze(config);
+}
+
+function historyConfig(env: Env): HistoryConfig | undefined {
+  const raw = env.HISTORY_URL?.trim();
+  for (const name of ['HISTORY_RETENTION_DAYS', 'HISTORY_PAYLOAD_MAX_BYTES', 'HISTORY_PAYLOAD_OFF', 'HISTORY_STREAM_MAXLEN']) {
+    if (!raw && env[name]?.trim()) throw new ConveyorError('CONFIG_INVALID', `${name} is set but HISTORY_URL is not: set HISTORY_URL=postgres://… to keep job history, or unset ${name}.`, { variable: 'HISTORY_URL' });
+  }
+  if (!raw) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol) || (url.hostname === '' && !url.searchParams.get('host'))) {
+    throw bad('HISTORY_URL', redactUrl(raw), 'expected a PostgreSQL URL, postgres://user:password@host:5432/database');
+  }
+  const off = [...new Set(list(env, 'HISTORY_PAYLOAD_OFF'))];
+  for (const n of off) if (/\p{Cc}/u.test(n) || n.length > 128) throw bad('HISTORY_PAYLOAD_OFF', n, 'expected a comma-separated list of job names (or *)');
+  return {
+    url: raw,
+    redacted: redactUrl(raw),
+    retentionDays: int(env, 'HISTORY_RETENTION_DAYS', 30, 1, 36_500),
+    payloadMaxBytes: int(env, 'HISTORY_PAYLOAD_MAX_BYTES', 65_536, 0, 64 * 1024 * 1024),
+    payloadOff: off,
+    streamMaxLen: int(env, 'HISTORY_STREAM_MAXLEN', 100_000, 1000, 100_000_000),
+  };
 }
 
 function isolation(env: Env): Config['workerIsolation'] {
@@ -443,6 +489,7 @@ export function describeConfig(config: Readonly<Config>): Record<string, unknown
     tracing: config.tracing
       ? { endpoint: redactUrl(config.tracing.endpoint), serviceName: config.tracing.serviceName, headers: Object.keys(config.tracing.headers).map((k) => `${k}=***`) }
       : undefined,
+    history: config.history ? { ...config.history, url: config.history.redacted, redacted: undefined } : undefined,
   };
 }
 

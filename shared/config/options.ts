@@ -31,6 +31,10 @@ export interface ConfigOptions {
   concurrency?: number;
   /** HANDLERS: a module or folder of plain job handlers. */
   handlers?: string;
+  /** WORKER_ISOLATION (none): where workers run job handlers whose definition does not say: none, process or thread (sandboxed). */
+  workerIsolation?: 'none' | 'process' | 'thread';
+  /** SANDBOX_MAX_HEAP_MB: the heap limit of each sandboxed handler's process or thread (default: Node's). */
+  sandboxMaxHeapMb?: number;
   /** SCHEDULES: a JSON file of cron schedules applied at server and worker start. */
   schedules?: string;
   /** LIMITS: a JSON file of queue flow limits ({"<queue>": {concurrency, rate, perKey}}) applied at server and worker start. */
@@ -86,6 +90,8 @@ export const OPTION_VARIABLES = {
   queues: 'QUEUES',
   concurrency: 'CONCURRENCY',
   handlers: 'HANDLERS',
+  workerIsolation: 'WORKER_ISOLATION',
+  sandboxMaxHeapMb: 'SANDBOX_MAX_HEAP_MB',
   schedules: 'SCHEDULES',
   limits: 'LIMITS',
   httpAllowedHosts: 'HTTP_ALLOWED_HOSTS',

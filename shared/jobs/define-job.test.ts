@@ -41,6 +41,14 @@ test('bad definitions are refused at once, naming the job', () => {
   assert.throws(() => defineJob({ name: 'x' }).handle('nope' as never), (e) => isConveyorError(e, 'INVALID_JOB_DEFINITION') && /handle\(\)/.test(e.message));
 });
 
+test('isolation: one of none, process, thread, carried by the handled job', () => {
+  const d = defineJob({ name: 'render', isolation: 'process' });
+  assert.equal(d.isolation, 'process');
+  assert.equal(d.handle(async () => null).isolation, 'process');
+  assert.equal(defineJob({ name: 'plain' }).isolation, undefined, 'undefined: the worker\'s default');
+  assert.throws(() => defineJob({ name: 'x', isolation: 'vm' as never }), (e) => isConveyorError(e, 'INVALID_JOB_DEFINITION') && /"x"/.test(e.message) && /isolation must be one of 'none', 'process', 'thread'/.test(e.message));
+});
+
 test('the catalog validates a zod schema and a JSON Schema alike: PAYLOAD_INVALID with the path, nothing else thrown', async () => {
   const zodJob = defineJob({ name: 'resize', schema: z.object({ size: z.object({ w: z.number().int().positive() }) }) });
   const jsonJob = defineJob<{ to: string }>({ name: 'mail', schema: { type: 'object', required: ['to'], properties: { to: { type: 'string', format: 'email' } } } });

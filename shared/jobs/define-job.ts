@@ -86,6 +86,21 @@ export interface JobSpec<Name extends string = string, Schema extends PayloadSch
   description?: string;
   /** Flow control: the key of each job from its data (`(data) => data.accountId`), unless the enqueue gives opts.key. */
   key?: (data: InputOf<Schema>) => string;
+  /**
+   * Where a worker runs the handler: 'none' (in the worker's process), 'process' (a child process) or
+   * 'thread' (a worker thread), through BullMQ's sandboxed processors. Default: the worker's
+   * (createWorker `isolation`, else WORKER_ISOLATION, else 'none'). A sandboxed job's handler is loaded
+   * from its module (createWorker `jobsModule`; `conveyor worker --jobs` passes its file).
+   */
+  isolation?: Isolation;
+}
+
+/** Where a handler runs: in the worker's process, or sandboxed in a child process or a worker thread. */
+export type Isolation = 'none' | 'process' | 'thread';
+export const ISOLATIONS: readonly Isolation[] = Object.freeze(['none', 'process', 'thread']);
+
+export function isIsolation(value: unknown): value is Isolation {
+  return typeof value === 'string' && (ISOLATIONS as readonly string[]).includes(value);
 }
 
 export type JobHandlerFn<Data, Result> = (data: Data, ctx: JobContext) => Result | Promise<Result>;
@@ -106,6 +121,8 @@ export interface JobDefinition<Name extends string = string, Data = unknown, Par
   readonly description: string | undefined;
   /** The flow key of a job from its data (JobSpec.key). */
   readonly key: ((data: Data) => string) | undefined;
+  /** JobSpec.isolation; undefined: the worker's default. */
+  readonly isolation: Isolation | undefined;
   /** The handler, when attached (handle()); a definition without one only enqueues. */
   readonly run: JobHandlerFn<Parsed, Result> | undefined;
   /** A job a worker can run: this definition with its handler (the definition itself is unchanged). */
@@ -124,7 +141,7 @@ export type AnyJobDefinition = JobDefinition<string, any, any, any>;
 export type DataOf<J> = J extends JobDefinition<string, infer D, any, any> ? D : never;
 export type ResultOf<J> = J extends JobDefinition<string, any, any, infer R> ? R : never;
 
-const SPEC_FIELDS = new Set(['name', 'queue', 'schema', 'defaults', 'description', 'key']);
+const SPEC_FIELDS = new Set(['name', 'queue', 'schema', 'defaults', 'description', 'key', 'isolation']);
 
 function invalid(name: unknown, why: string): ConveyorError {
   return new ConveyorError('INVALID_JOB_DEFINITION', `defineJob(${typeof name === 'string' ? JSON.stringify(name) : '…'}): ${why}`, typeof name === 'string' ? { job: name } : undefined);
@@ -164,7 +181,8 @@ export function defineJob<Data = never, Result = unknown, const Name extends str
   }
   if (spec.description !== undefined && typeof spec.description !== 'string') throw invalid(name, 'description must be a string');
   if (spec.key !== undefined && typeof spec.key !== 'function') throw invalid(name, 'key must be a function of the job data returning its flow key');
-  return makeJob(name, queue, schema, Object.freeze({ ...(spec.defaults ?? {}) }), spec.description, undefined, {}, spec.key as ((data: unknown) => string) | undefined) as never;
+  if (spec.isolation !== undefined && !isIsolation(spec.isolation)) throw invalid(name, `isolation must be one of ${ISOLATIONS.map((i) => `'${i}'`).join(', ')}, got ${JSON.stringify(spec.isolation)}`);
+  return makeJob(name, queue, schema, Object.freeze({ ...(spec.defaults ?? {}) }), spec.description, undefined, {}, spec.key as ((data: unknown) => string) | undefined, spec.isolation) as never;
 }
 
 /**
@@ -190,6 +208,7 @@ function makeJob(
   run: JobHandlerFn<any, any> | undefined,
   origin: object,
   key: ((data: unknown) => string) | undefined,
+  isolation: Isolation | undefined,
 ): AnyJobDefinition {
   const job: AnyJobDefinition = {
     kind: JOB_KIND,
@@ -199,10 +218,11 @@ function makeJob(
     defaults,
     description,
     key,
+    isolation,
     run,
     handle(fn) {
       if (typeof fn !== 'function') throw invalid(name, `handle() expects the handler function, got ${fn === null ? 'null' : typeof fn}`);
-      return makeJob(name, queue, schema, defaults, description, fn, origin, key) as never;
+      return makeJob(name, queue, schema, defaults, description, fn, origin, key, isolation) as never;
     },
   };
   Object.defineProperty(job, ORIGIN, { value: origin, enumerable: false });

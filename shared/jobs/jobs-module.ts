@@ -49,6 +49,11 @@ export async function loadJobsModule(path: string, cwd: string = process.cwd()):
   } catch (err) {
     throw invalid(path, `it failed to load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
+  return jobsModuleOf(mod, path, file);
+}
+
+/** The jobs and handlers of an imported jobs module (`path` as the user gave it, for errors). */
+export function jobsModuleOf(mod: Record<string, unknown>, path: string, file: string): JobsModule {
   // Per job name: where each distinct definition value was exported.
   const found = new Map<string, { def: AnyJobDefinition; exportName: string }[]>();
   for (const [exportName, value] of Object.entries(mod)) {

@@ -19,7 +19,10 @@ export interface JobContext {
   /** Aborted when the job's timeout passes or the worker is forced to stop. */
   signal: AbortSignal;
   log: Logger;
-  /** The BullMQ job, for progress and logs (job.updateProgress, job.log). */
+  /**
+   * The BullMQ job, for progress and logs (job.updateProgress, job.log). In a sandbox (isolation
+   * 'process' | 'thread') it is BullMQ's sandboxed job: data, opts, updateProgress, log, updateData.
+   */
   job: Job;
 }
 

@@ -16,6 +16,7 @@ import { DeadLetters } from '../queue/dead-letter.ts';
 import { runJob, type HandlerMap } from './handler.ts';
 import { FlowGate } from '../flow/gate.ts';
 import type { Service } from './service.ts';
+import type { BenchPart } from './bench-switches.ts';
 
 export interface WorkerHostOptions {
   config: Readonly<Config>;
@@ -27,6 +28,8 @@ export interface WorkerHostOptions {
   telemetry?: Telemetry;
   /** Its id in the fleet (default: a new workerId()). */
   id?: string;
+  /** Bench-only: parts switched off (shared/runtime/bench-switches.ts). */
+  off?: ReadonlySet<BenchPart>;
 }
 
 /** A worker process's id in the fleet: host:pid:random (several workers may share a process). */
@@ -159,11 +162,16 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       this.gated.set(queue, (await this.gate.tick(queue)).gated);
       this.workers.set(queue, this.createWorker(queue));
     }
-    this.gateTimer = setInterval(() => void this.tickGates(), GATE_TICK_MS);
-    this.gateTimer.unref();
-    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweepTimer.unref();
-    void this.sweep();
+    const off = this.opts.off;
+    if (!off?.has('gate')) {
+      this.gateTimer = setInterval(() => void this.tickGates(), GATE_TICK_MS);
+      this.gateTimer.unref();
+    }
+    if (!off?.has('deadletter')) {
+      this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweepTimer.unref();
+      void this.sweep();
+    }
     this.state = 'running';
     this.log.info({ queues: this.queues, concurrency: config.concurrency }, 'worker started');
     this.emit('started');
@@ -255,9 +263,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     const worker = new HostedWorker(bullName(queue), processor, {
       connection: this.conn!,
       prefix: PREFIX,
-      // No BullMQ worker `name`: it writes a "processed by" field into every
-      // job hash (Redis memory and a string to decode per job) that nothing
-      // here reads; the fleet is known from the heartbeats.
+      // BullMQ writes its `name` into each job's hash as it starts ("pb", in
+      // the same HMSET as processedOn): the job history's worker of each
+      // attempt. No command is added per job (docs/benchmarks.md "History").
+      ...(this.opts.off?.has('name') ? {} : { name: this.id }),
       concurrency: config.concurrency,
       // A killed worker's jobs come back after lockDuration + at most one
       // stalledInterval (15 s with the defaults), not BullMQ's 30 + 30 s.
