@@ -8,6 +8,7 @@
  *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts
  *   --out FILE        write the JSON here instead of bench/results/<timestamp>.json
  *   --profile DIR     run Conveyor's server and workers with --cpu-prof, profiles into DIR
+ *   --no-build        use dist/ as it is (the test suite built it; rebuilding would pull it from under tests running beside)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -35,10 +36,11 @@ interface Args {
   only: string[];
   out: string | undefined;
   profile: string | undefined;
+  build: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, runs: 3, only: [], out: undefined, profile: undefined };
+  const a: Args = { quick: false, runs: 3, only: [], out: undefined, profile: undefined, build: true };
   let runsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -55,6 +57,7 @@ function parseArgs(argv: string[]): Args {
     } else if (arg === '--only') a.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (arg === '--out') a.out = resolve(value());
     else if (arg === '--profile') a.profile = resolve(value());
+    else if (arg === '--no-build') a.build = false;
     else throw new Error(`unknown option ${arg} (see the header of bench/run.ts)`);
   }
   if (a.quick && !runsGiven) a.runs = 1;
@@ -65,8 +68,10 @@ function parseArgs(argv: string[]): Args {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   // Conveyor's processes run the compiled package (dist/), as in production: build it first.
-  const build = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs')], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('npm run build failed');
+  if (args.build) {
+    const build = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build.mjs')], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('npm run build failed');
+  }
   const started = new Date();
   const t0 = performance.now();
   const before = loadAvg();

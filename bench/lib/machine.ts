@@ -1,6 +1,6 @@
 /** What the benchmark ran on, how busy the machine was, and CPU time used by processes (for CPU-normalised figures). */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
 import type { Machine } from './report.ts';
 
@@ -58,4 +58,27 @@ export function cpuMeter(pids: readonly (number | undefined)[]): { stop(): numbe
   return {
     stop: () => pids.reduce<number>((sum, pid, i) => sum + Math.max(0, cpuSeconds(pid) - start[i]!), 0),
   };
+}
+
+/**
+ * CPU seconds every thread of a process has used so far, from
+ * /proc/PID/task/TID/schedstat (nanoseconds: fine enough for an idle
+ * process, where the 10 ms ticks of /proc/PID/stat often read 0); 0 when it
+ * is gone or this is not Linux.
+ */
+export function cpuSecondsFine(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // a thread that just ended
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return 0;
+  }
 }

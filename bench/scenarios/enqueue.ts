@@ -41,7 +41,8 @@ async function conveyorLibrary(redis: RedisProcess): Promise<Library> {
   };
 }
 
-async function bullmqLibrary(redis: RedisProcess): Promise<Library> {
+/** Plain BullMQ: with Conveyor's job options (configured alike) or, `bare`, with none (BullMQ out of the box). */
+async function bullmqLibrary(redis: RedisProcess, bare = false): Promise<Library> {
   const conn = new Redis({ host: '127.0.0.1', port: redis.port });
   const queues = new Map<string, Queue>();
   const q = (name: string) => {
@@ -50,8 +51,8 @@ async function bullmqLibrary(redis: RedisProcess): Promise<Library> {
     return x;
   };
   return {
-    single: (queue, i) => q(queue).add('noop', payload100(i), jobOpts()),
-    bulk: (queue) => q(queue).addBulk(bulkInput().map((j) => ({ ...j, opts: jobOpts() }))),
+    single: (queue, i) => (bare ? q(queue).add('noop', payload100(i)) : q(queue).add('noop', payload100(i), jobOpts())),
+    bulk: (queue) => q(queue).addBulk(bare ? bulkInput() : bulkInput().map((j) => ({ ...j, opts: jobOpts() }))),
     async close() {
       await Promise.all([...queues.values()].map((x) => x.close()));
       conn.disconnect();
@@ -71,19 +72,23 @@ interface RunFigures {
  * work on the host) and JIT warm-up of the code both share (BullMQ, ioredis)
  * hit both sides alike. Each side first warms up on its own queue.
  */
-async function measureLibraries(libs: Record<Side, Library>, n: number, bulkCalls: number, run: number, warmN: number): Promise<Record<Side, RunFigures>> {
-  const sides: Side[] = ['conveyor', 'bullmq'];
+type LibSide = Side | 'bullmqDefaults';
+const LIB_SIDES: readonly LibSide[] = ['conveyor', 'bullmq', 'bullmqDefaults'];
+
+async function measureLibraries(libs: Record<LibSide, Library>, n: number, bulkCalls: number, run: number, warmN: number): Promise<Record<LibSide, RunFigures>> {
+  const sides = LIB_SIDES;
   for (const side of sides) {
     const warm = benchQueueName('warm');
     await concurrently(warmN, 1, (i) => libs[side].single(warm, i));
     await concurrently(2, 1, () => libs[side].bulk(warm));
   }
-  const secs: Record<Side, RunFigures> = { conveyor: { single: 0, concurrent: 0, bulk: 0 }, bullmq: { single: 0, concurrent: 0, bulk: 0 } };
-  const queue = Object.fromEntries(sides.map((s) => [s, { single: benchQueueName('single'), concurrent: benchQueueName('single8'), bulk: benchQueueName('bulk') }])) as Record<Side, Record<keyof RunFigures, string>>;
+  const secs = Object.fromEntries(sides.map((s) => [s, { single: 0, concurrent: 0, bulk: 0 }])) as Record<LibSide, RunFigures>;
+  const queue = Object.fromEntries(sides.map((s) => [s, { single: benchQueueName('single'), concurrent: benchQueueName('single8'), bulk: benchQueueName('bulk') }])) as Record<LibSide, Record<keyof RunFigures, string>>;
   const CHUNKS = 10;
   const bulkChunks = Math.min(CHUNKS, bulkCalls);
   for (let c = 0; c < CHUNKS; c++) {
-    for (const side of (c + run) % 2 === 0 ? sides : [...sides].reverse()) {
+    // The order turns from chunk to chunk: each side goes first, middle and last alike.
+    for (const side of sides.map((_, k) => sides[(k + c + run) % sides.length]!)) {
       const lib = libs[side];
       secs[side].single += await concurrently(n / CHUNKS, 1, (i) => lib.single(queue[side].single, i));
       secs[side].concurrent += await concurrently(n / CHUNKS, CALLERS, (i) => lib.single(queue[side].concurrent, i));
@@ -91,7 +96,7 @@ async function measureLibraries(libs: Record<Side, Library>, n: number, bulkCall
     }
   }
   const rates = (t: RunFigures): RunFigures => ({ single: n / t.single, concurrent: n / t.concurrent, bulk: (bulkCalls * BULK) / t.bulk });
-  return { conveyor: rates(secs.conveyor), bullmq: rates(secs.bullmq) };
+  return { conveyor: rates(secs.conveyor), bullmq: rates(secs.bullmq), bullmqDefaults: rates(secs.bullmqDefaults) };
 }
 
 interface HttpTarget {
@@ -159,21 +164,21 @@ export async function enqueue(ctx: BenchContext): Promise<Row[]> {
   const bulkCalls = ctx.quick ? 4 : 20;
   const httpN = ctx.quick ? 1500 : 10_000;
   const warmN = ctx.quick ? 300 : 1000;
-  const lib: Record<Side, RunFigures[]> = { conveyor: [], bullmq: [] };
+  const lib: Record<LibSide, RunFigures[]> = { conveyor: [], bullmq: [], bullmqDefaults: [] };
   const http: { single: number; bulk: number }[] = [];
   const minimal: number[] = [];
   for (let run = 0; run < ctx.runs; run++) {
     const redis = await startRedis();
     try {
-      const libs = { conveyor: await conveyorLibrary(redis), bullmq: await bullmqLibrary(redis) };
+      const libs = { conveyor: await conveyorLibrary(redis), bullmq: await bullmqLibrary(redis), bullmqDefaults: await bullmqLibrary(redis, true) };
       try {
         const f = await measureLibraries(libs, n, bulkCalls, run, warmN);
-        for (const side of ['conveyor', 'bullmq'] as const) {
+        for (const side of LIB_SIDES) {
           lib[side].push(f[side]);
           ctx.log(`enqueue run ${run + 1}: ${side} library single ${Math.round(f[side].single)}/s, ${CALLERS} callers ${Math.round(f[side].concurrent)}/s, bulk ${Math.round(f[side].bulk)}/s`);
         }
       } finally {
-        await Promise.all([libs.conveyor.close(), libs.bullmq.close()]);
+        await Promise.all([libs.conveyor.close(), libs.bullmq.close(), libs.bullmqDefaults.close()]);
       }
       const h = await measureHttp(redis, httpN, bulkCalls, run, warmN, ctx);
       http.push(h);
@@ -185,8 +190,11 @@ export async function enqueue(ctx: BenchContext): Promise<Row[]> {
   }
   const c = lib.conveyor;
   const b = lib.bullmq;
+  const d = lib.bullmqDefaults;
   const base = 'enqueue';
   return [
+    makeRow({ group: base, id: 'enqueue.library-single-defaults', label: 'enqueue, library, single (1 awaited caller), beside BullMQ out of the box', unit: 'jobs/s', conveyor: c.map((f) => f.single), baseline: { label: 'queue.add, no options', samples: d.map((f) => f.single) } }),
+    makeRow({ group: base, id: 'enqueue.library-bulk-defaults', label: `enqueue, library, bulk (${BULK} per call, atomic), beside BullMQ out of the box`, unit: 'jobs/s', conveyor: c.map((f) => f.bulk), baseline: { label: 'queue.addBulk, no options', samples: d.map((f) => f.bulk) } }),
     makeRow({ group: base, id: 'enqueue.library-single', label: 'enqueue, library, single (1 awaited caller)', unit: 'jobs/s', conveyor: c.map((f) => f.single), baseline: { label: 'queue.add', samples: b.map((f) => f.single) }, target: { kind: 'ratio-min', value: 0.95 } }),
     makeRow({ group: base, id: 'enqueue.library-single-8', label: `enqueue, library, single (${CALLERS} concurrent callers)`, unit: 'jobs/s', conveyor: c.map((f) => f.concurrent), baseline: { label: 'queue.add', samples: b.map((f) => f.concurrent) }, target: { kind: 'ratio-min', value: 0.95 } }),
     makeRow({ group: base, id: 'enqueue.library-bulk', label: `enqueue, library, bulk (${BULK} per call, atomic)`, unit: 'jobs/s', conveyor: c.map((f) => f.bulk), baseline: { label: 'queue.addBulk', samples: b.map((f) => f.bulk) }, target: { kind: 'ratio-min', value: 0.95 } }),

@@ -17,7 +17,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { sidesFor } from '../lib/context.ts';
 import { startFleet, stopFleet, type BenchWorker } from '../lib/fleet.ts';
 import { benchQueueName, drained, fill, plainQueue } from '../lib/jobs.ts';
-import { cpuMeter } from '../lib/machine.ts';
+import { cpuSecondsFine } from '../lib/machine.ts';
 import { makeRow, type Row } from '../lib/report.ts';
 
 type SupSide = 'supervised' | 'separate';
@@ -53,13 +53,14 @@ export async function supervisor(ctx: BenchContext): Promise<Row[]> {
       separate = await startFleet('conveyor', 2, { redisUrl: redis.url, queues: [queues.separate], concurrency: 50, execArgv: ctx.childArgs });
 
       // Idle: the supervisor's CPU (and one child's, for scale) while nothing runs.
-      const meter = cpuMeter([supervised.sup.proc.pid]);
-      const one = cpuMeter([supervised.childPids[0]]);
+      const supPid = supervised.sup.proc.pid;
+      const childPid = supervised.childPids[0];
+      const [s0, c0] = [cpuSecondsFine(supPid), cpuSecondsFine(childPid)];
       const t0 = performance.now();
       await new Promise((r) => setTimeout(r, idleMs));
       const secs = (performance.now() - t0) / 1000;
-      supCpu.push((meter.stop() / secs) * 100);
-      workerCpu.push((one.stop() / secs) * 100);
+      supCpu.push(((cpuSecondsFine(supPid) - s0) / secs) * 100);
+      workerCpu.push(((cpuSecondsFine(childPid) - c0) / secs) * 100);
 
       // Warm-up, then the timed drains, sides alternating.
       for (const q of Object.values(qs)) {
