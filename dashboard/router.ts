@@ -50,6 +50,8 @@ import { deadLetterRoutes } from './pages/dead-letters.ts';
 import { searchRoutes } from './pages/search.ts';
 import { scheduleRoutes } from './pages/schedules.ts';
 import { limitsRoutes } from './pages/limits.ts';
+import { batchRoutes } from './pages/batches.ts';
+import { workflowRoutes } from './pages/workflows.ts';
 import { redisRoutes } from './pages/redis.ts';
 import { auditRoutes } from './pages/audit.ts';
 
@@ -168,6 +170,8 @@ export function dashboardRouter(deps: DashboardRouterDeps): Router {
   router.use(searchRoutes(ctx));
   router.use(scheduleRoutes(ctx));
   router.use(limitsRoutes(ctx));
+  router.use(batchRoutes(ctx));
+  router.use(workflowRoutes(ctx));
   router.use(redisRoutes(ctx));
   router.use(auditRoutes(ctx));
 

@@ -18,6 +18,44 @@ import type { PublicJobOptions } from '../shared/queue/job-input.ts';
 import type { ScheduleView } from '../shared/queue/schedules.ts';
 import type { ScheduleOptions } from '../shared/queue/schedule-input.ts';
 import type { JobInput } from '../shared/conveyor.ts';
+import type { BatchAdded, BatchCallbackData, BatchCounts, BatchCreated, BatchFailedJob, BatchState, BatchView, PlainBatchJob } from '../shared/batches/types.ts';
+
+/** POST /v1/batches, GET /v1/batches/{id}…: the library's own shapes (one definition each). */
+export type { BatchAdded, BatchCallbackData, BatchCounts, BatchCreated, BatchFailedJob, BatchState, BatchView };
+/** One job of a batch (the HTTP form: its queue, default "default"). */
+export type BatchJobInput = PlainBatchJob;
+/** A callback of a batch: an ordinary job, enqueued once with BatchCallbackData as its data. */
+export interface BatchCallbackInput {
+  queue?: string;
+  name: string;
+  opts?: JobOptions;
+}
+/** POST /v1/workflows, GET /v1/workflows/{id}: the library's own shapes. */
+export type { StepState, WorkflowCreated, WorkflowStepView, WorkflowView } from '../shared/workflows/types.ts';
+/** One step of a workflow (the HTTP form). */
+export interface WorkflowStepInput extends BatchJobInput {
+  after?: readonly string[];
+  optional?: boolean;
+}
+/** POST /v1/workflows */
+export interface WorkflowInput {
+  steps: Record<string, WorkflowStepInput>;
+  onSuccess?: BatchCallbackInput;
+  onComplete?: BatchCallbackInput;
+  onDeath?: BatchCallbackInput;
+  description?: string;
+}
+/** POST /v1/batches */
+export interface BatchInput {
+  jobs: readonly BatchJobInput[];
+  onSuccess?: BatchCallbackInput;
+  onComplete?: BatchCallbackInput;
+  onDeath?: BatchCallbackInput;
+  open?: boolean;
+  description?: string;
+  parent?: string;
+}
+import type { HistoryAttempt, HistoryEventView, HistoryJob, HistoryPage, HistoryTimeline } from '../shared/history/store.ts';
 
 export type { DeadLetter, JobOptions, JobState, JobView, Page, QueueCounts, QueueSummary, ScheduleOptions, ScheduleView };
 /** A job's options as the API shows them (defaults filled in by the server where it has them). */
@@ -127,4 +165,22 @@ export interface OpenApiDocument {
 /** The body of an error answer. Some codes carry more fields (DURABILITY_NOT_CONFIRMED: ids, replicas, required). */
 export interface ErrorBody {
   error: { code: string; message: string; [field: string]: unknown };
+}
+
+/** GET /v1/history and GET /v1/queues/{queue}/jobs/{id}/timeline (HistoryJob, HistoryPage, HistoryEvent, HistoryAttempt, JobTimeline in the document). */
+export type { HistoryAttempt, HistoryEventView, HistoryJob, HistoryPage, HistoryTimeline };
+
+/** The filters of GET /v1/history (all optional); data: payload fields by path ({ 'user.id': 42 }). */
+export interface HistoryQuery {
+  queue?: string;
+  name?: string;
+  state?: 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'dropped' | 'removed';
+  key?: string;
+  /** ISO 8601 or epoch ms. */
+  since?: string | number;
+  until?: string | number;
+  q?: string;
+  data?: Record<string, string | number | boolean | null>;
+  limit?: number;
+  cursor?: string;
 }

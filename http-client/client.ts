@@ -14,11 +14,22 @@
  */
 import type { AnyJobDefinition, DataOf, JobOptions } from '../shared/jobs/define-job.ts';
 import type {
+  BatchAdded,
+  BatchCreated,
+  BatchInput,
+  BatchJobInput,
+  BatchView,
+  WorkflowCreated,
+  WorkflowInput,
+  WorkflowView,
   BulkResult,
   DeadLetter,
   Dropped,
   EnqueueResult,
   Health,
+  HistoryPage,
+  HistoryQuery,
+  HistoryTimeline,
   JobInputOf,
   JobState,
   JobView,
@@ -102,6 +113,22 @@ export interface HttpOperations {
   dropDeadLetter(queue: string, id: string, call?: CallOptions): Promise<Dropped>;
   /** DELETE /v1/queues/{queue}/dead */
   dropAllDeadLetters(queue: string, call?: CallOptions): Promise<Dropped>;
+  /** GET /v1/history: jobs newest first (the server needs HISTORY_URL); filters queue, name, state, key, since, until, q, data: { 'user.id': 42 }; cursor-paged. */
+  searchHistory(search?: HistoryQuery, call?: CallOptions): Promise<HistoryPage>;
+  /** GET /v1/queues/{queue}/jobs/{id}/timeline: every event and attempt of the job, from the history. */
+  getJobTimeline(queue: string, id: string, call?: CallOptions): Promise<HistoryTimeline>;
+  /** POST /v1/batches: up to 10,000 jobs atomically, with callbacks. */
+  createBatch(batch: BatchInput, call?: CallOptions): Promise<BatchCreated>;
+  /** GET /v1/batches/{id}: state, counts, progress, callbacks, the first dead jobs. */
+  getBatch(id: string, call?: CallOptions): Promise<BatchView>;
+  /** POST /v1/batches/{id}/jobs: add to an open batch (409 BATCH_SEALED once sealed). */
+  addBatchJobs(id: string, jobs: readonly BatchJobInput[], call?: CallOptions): Promise<BatchAdded>;
+  /** POST /v1/batches/{id}/seal */
+  sealBatch(id: string, call?: CallOptions): Promise<BatchView>;
+  /** POST /v1/workflows: a graph of steps (422 WORKFLOW_INVALID naming the step for a cycle or a missing one). */
+  createWorkflow(workflow: WorkflowInput, call?: CallOptions): Promise<WorkflowCreated>;
+  /** GET /v1/workflows/{id}: counts, callbacks, each step's state. */
+  getWorkflow(id: string, call?: CallOptions): Promise<WorkflowView>;
   /** GET /v1/schedules[?queue=…] */
   listSchedules(filter?: { queue?: string }, call?: CallOptions): Promise<ScheduleList>;
   /** GET /v1/schedules/{id} */
@@ -252,6 +279,19 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     replayAllDeadLetters: (queue, call) => send({ method: 'POST', path: `${queuePath(queue)}/dead/retry` }, call),
     dropDeadLetter: (queue, id, call) => send({ method: 'DELETE', path: `${queuePath(queue)}/dead/${seg(id)}` }, call),
     dropAllDeadLetters: (queue, call) => send({ method: 'DELETE', path: `${queuePath(queue)}/dead` }, call),
+    searchHistory: (search = {}, call) => {
+      const { data, ...rest } = search;
+      const query: Record<string, string | number | undefined> = { ...rest };
+      for (const [path, value] of Object.entries(data ?? {})) query[`data.${path}`] = typeof value === 'string' ? value : JSON.stringify(value);
+      return send({ method: 'GET', path: '/v1/history', query }, call);
+    },
+    getJobTimeline: (queue, id, call) => send({ method: 'GET', path: `${queuePath(queue)}/jobs/${seg(id)}/timeline` }, call),
+    createBatch: (batch, call) => send({ method: 'POST', path: '/v1/batches', body: batch }, call),
+    getBatch: (id, call) => send({ method: 'GET', path: `/v1/batches/${seg(id)}` }, call),
+    addBatchJobs: (id, jobs, call) => send({ method: 'POST', path: `/v1/batches/${seg(id)}/jobs`, body: { jobs } }, call),
+    sealBatch: (id, call) => send({ method: 'POST', path: `/v1/batches/${seg(id)}/seal` }, call),
+    createWorkflow: (workflow, call) => send({ method: 'POST', path: '/v1/workflows', body: workflow }, call),
+    getWorkflow: (id, call) => send({ method: 'GET', path: `/v1/workflows/${seg(id)}` }, call),
     listSchedules: (filter = {}, call) => send({ method: 'GET', path: '/v1/schedules', query: { queue: filter.queue } }, call),
     getSchedule: (id, call) => send({ method: 'GET', path: schedulePath(id) }, call),
     putSchedule: (id, schedule, call) => send({ method: 'PUT', path: schedulePath(id), body: schedule }, call),

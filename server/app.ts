@@ -19,6 +19,9 @@ import { mountRoutes } from './routes/index.ts';
 
 import type { LimitsStore } from '../shared/flow/queue-limits.ts';
 import type { LimitsStatus } from '../shared/conveyor.ts';
+import type { Batches } from '../shared/batches/batches.ts';
+import type { Workflows } from '../shared/workflows/workflows.ts';
+import type { HistoryStore } from '../shared/history/store.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -36,6 +39,12 @@ export interface AppDeps {
   authenticate?: boolean;
   /** Flow limits (/v1/queues/:queue/limits); without it those paths answer 404. */
   flow?: { store: LimitsStore; status: (queue: string) => Promise<LimitsStatus> };
+  /** Job history queries (HISTORY_URL); without it /v1/history answers 404 HISTORY_NOT_CONFIGURED. */
+  history?: () => Promise<HistoryStore>;
+  /** Batches (/v1/batches); without it those paths answer 404. */
+  batches?: Batches;
+  /** Workflows (/v1/workflows); without it those paths answer 404. */
+  workflows?: Workflows;
   /** The rate limiter's clock (ms; default performance.now): tests freeze it. */
   now?: () => number;
 }

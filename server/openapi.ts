@@ -10,6 +10,8 @@
 import { JOB_STATES } from '../shared/queue/inspector.ts';
 import { MAX_PRIORITY } from '../shared/queue/job-input.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT } from './request-input.ts';
+import { batchPaths, batchSchemas } from './openapi-batches.ts';
+import { EVENT_TYPES, HISTORY_STATES } from '../shared/history/translate.ts';
 
 type Json = Record<string, unknown>;
 type Scope = 'enqueue' | 'read' | 'admin';
@@ -78,6 +80,31 @@ const paths: Json = {
   '/v1/queues/{queue}/jobs/{id}': {
     parameters: [queueParam, idParam('Job id')],
     get: op('getJob', 'One job, in its queue or its dead letters', 'read', { '200': ok('The job', ref('Job')), ...bad, ...missing }),
+  },
+  '/v1/queues/{queue}/jobs/{id}/timeline': {
+    parameters: [queueParam, idParam('Job id')],
+    get: op('getJobTimeline', 'A job\'s history: every event and every attempt (worker, start, end, outcome, error); needs HISTORY_URL', 'read', {
+      '200': ok('The timeline', ref('JobTimeline')),
+      ...bad,
+      '404': errorRef('NotFound'),
+    }),
+  },
+  '/v1/history': {
+    get: op('searchHistory', 'Jobs in the history, newest first by enqueue time, cursor-paged; needs HISTORY_URL', 'read', { '200': ok('A page of jobs', ref('HistoryPage')), ...bad, ...missing }, {
+      description:
+        'Every filter is optional and they combine. Besides the parameters listed, data.<path>=<value> keeps jobs whose payload has that value at that path (data.user.id=42 matches {"user": {"id": 42}} and {"user": {"id": "42"}}). A token limited to some queues must name one (queue). Unknown parameters are refused (400, naming them).',
+      parameters: [
+        { name: 'queue', in: 'query', schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } },
+        { name: 'name', in: 'query', description: 'Job name', schema: { type: 'string', maxLength: 128 } },
+        { name: 'state', in: 'query', description: 'The job\'s last known state', schema: { type: 'string', enum: HISTORY_STATES } },
+        { name: 'key', in: 'query', description: 'Flow key (opts.key)', schema: { type: 'string', maxLength: 128 } },
+        { name: 'since', in: 'query', description: 'Enqueued at or after: ISO 8601 or epoch ms', schema: { type: 'string' } },
+        { name: 'until', in: 'query', description: 'Enqueued before: ISO 8601 or epoch ms', schema: { type: 'string' } },
+        { name: 'q', in: 'query', description: 'Words of the job\'s name, id, key, last error or payload', schema: { type: 'string', maxLength: 200 } },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        { name: 'cursor', in: 'query', description: 'The next of the previous page', schema: { type: 'string' } },
+      ],
+    }),
   },
   '/v1/queues/{queue}/pause': {
     parameters: [queueParam],
@@ -148,6 +175,7 @@ const paths: Json = {
       ...missing,
     }),
   },
+  ...batchPaths,
   // The probes and the document answer GET with 200 whatever the request; a 4xx is only ever the generic error answer.
   '/v1/openapi.json': {
     get: op('getOpenApi', 'This document', null, { '200': ok('OpenAPI 3.1', { type: 'object', required: ['openapi', 'info', 'paths'], additionalProperties: true, properties: { openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' } } }), ...unexpected }),
@@ -398,6 +426,86 @@ const schemas: Json = {
     required: ['id', 'queue', 'name', 'schedule'],
     properties: { id: { type: 'string' }, queue: { type: 'string' }, name: { type: 'string' }, schedule: { type: 'string', description: 'The schedule\'s id' } },
   },
+  HistoryJob: {
+    type: 'object',
+    description: 'A job as the history last saw it',
+    required: ['queue', 'id', 'name', 'key', 'state', 'createdAt', 'updatedAt', 'startedAt', 'finishedAt', 'attempts', 'failures', 'worker', 'durationMs', 'resultBytes', 'errorCode', 'error', 'data', 'payloadOmitted', 'payloadBytes', 'payloadHash', 'payloadHead'],
+    properties: {
+      queue: { type: 'string' },
+      id: { type: 'string' },
+      name: { type: ['string', 'null'] },
+      key: { type: ['string', 'null'] },
+      state: { enum: HISTORY_STATES },
+      createdAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      startedAt: iso,
+      finishedAt: iso,
+      attempts: { type: 'integer', description: 'Starts in the job\'s current life (a replay starts again)' },
+      failures: { type: 'integer' },
+      worker: { type: ['string', 'null'] },
+      durationMs: { type: ['integer', 'null'] },
+      resultBytes: { type: ['integer', 'null'] },
+      errorCode: { type: ['string', 'null'] },
+      error: { type: ['string', 'null'] },
+      data: { description: 'The payload when kept whole, else null (payloadOmitted says why)' },
+      payloadOmitted: { enum: ['off', 'too-large', 'not-json', 'gone', null] },
+      payloadBytes: { type: ['integer', 'null'] },
+      payloadHash: { type: ['string', 'null'], description: 'SHA-256 of the payload' },
+      payloadHead: { type: ['string', 'null'], description: 'The first KB of a payload too large to keep' },
+    },
+  },
+  HistoryPage: {
+    type: 'object',
+    required: ['jobs', 'next'],
+    properties: { jobs: { type: 'array', items: ref('HistoryJob') }, next: { type: ['string', 'null'], description: 'cursor of the next (older) page; null on the last' } },
+  },
+  HistoryEvent: {
+    type: 'object',
+    required: ['at', 'type', 'attempt', 'worker', 'host', 'durationMs', 'resultBytes', 'errorCode', 'error', 'errorFingerprint', 'actor'],
+    properties: {
+      at: { type: 'string', format: 'date-time' },
+      type: { enum: EVENT_TYPES },
+      attempt: { type: ['integer', 'null'] },
+      worker: { type: ['string', 'null'] },
+      host: { type: ['string', 'null'] },
+      durationMs: { type: ['integer', 'null'] },
+      resultBytes: { type: ['integer', 'null'] },
+      errorCode: { type: ['string', 'null'] },
+      error: { type: ['string', 'null'] },
+      errorFingerprint: { type: ['string', 'null'] },
+      actor: { type: ['string', 'null'], description: 'Who replayed or dropped it (the dashboard\'s audit log)' },
+      final: { const: true, description: 'A failure with no attempt left' },
+    },
+  },
+  HistoryAttempt: {
+    type: 'object',
+    required: ['attempt', 'worker', 'host', 'startedAt', 'endedAt', 'outcome', 'durationMs', 'error'],
+    properties: {
+      attempt: { type: 'integer' },
+      worker: { type: ['string', 'null'] },
+      host: { type: ['string', 'null'] },
+      startedAt: { type: 'string', format: 'date-time' },
+      endedAt: iso,
+      outcome: { enum: ['completed', 'failed', 'stalled', 'requeued', 'running'] },
+      durationMs: { type: ['integer', 'null'] },
+      error: {
+        type: ['object', 'null'],
+        required: ['code', 'message', 'fingerprint'],
+        properties: { code: { type: ['string', 'null'] }, message: { type: ['string', 'null'] }, fingerprint: { type: ['string', 'null'] } },
+      },
+    },
+  },
+  JobTimeline: {
+    type: 'object',
+    required: ['queue', 'id', 'job', 'events', 'attempts'],
+    properties: {
+      queue: { type: 'string' },
+      id: { type: 'string' },
+      job: { oneOf: [ref('HistoryJob'), { type: 'null' }] },
+      events: { type: 'array', items: ref('HistoryEvent') },
+      attempts: { type: 'array', items: ref('HistoryAttempt') },
+    },
+  },
   Health: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
   Readiness: { type: 'object', required: ['status', 'role'], properties: { status: { const: 'ready' }, role: { type: 'string', description: 'master, or cluster for a Redis Cluster' } } },
 };
@@ -526,18 +634,18 @@ export function openApiDocument(jobs: readonly OpenApiJob[] = [], options: OpenA
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS; the scope each operation needs is in its security list and x-scope.' } },
-      schemas: { ...schemas, ...jobSchemas(jobs) },
+      schemas: { ...schemas, ...batchSchemas, ...jobSchemas(jobs) },
       responses: {
-        BadRequest: errorResponse('Bad input (INVALID_JSON, INVALID_REQUEST, INVALID_QUEUE_NAME, INVALID_JOB_NAME, INVALID_JOB_ID); nothing was changed'),
+        BadRequest: errorResponse('Bad input (INVALID_JSON, INVALID_REQUEST, INVALID_QUEUE_NAME, INVALID_JOB_NAME, INVALID_JOB_ID, BATCH_TOO_LARGE); nothing was changed'),
         Unauthorized: errorResponse('No valid bearer token (UNAUTHORIZED); carries WWW-Authenticate: Bearer'),
         Forbidden: errorResponse('The token lacks the scope, or holds it only on queues matching other patterns (FORBIDDEN)'),
         TooManyRequests: errorResponse('The token is over API_RATE_LIMIT requests per second (RATE_LIMITED); carries Retry-After'),
-        NotFound: errorResponse('QUEUE_NOT_FOUND, JOB_NOT_FOUND, DEAD_LETTER_NOT_FOUND or SCHEDULE_NOT_FOUND'),
+        NotFound: errorResponse('QUEUE_NOT_FOUND, JOB_NOT_FOUND, DEAD_LETTER_NOT_FOUND, SCHEDULE_NOT_FOUND, BATCH_NOT_FOUND, or HISTORY_NOT_CONFIGURED (no HISTORY_URL)'),
         PayloadTooLarge: errorResponse('The job data is over MAX_PAYLOAD_BYTES, or the body over the request limit (PAYLOAD_TOO_LARGE)'),
         UnsupportedMediaType: errorResponse('The body is not application/json (UNSUPPORTED_MEDIA_TYPE)'),
-        Conflict: errorResponse('The schedule comes from the SCHEDULES file: change it there (SCHEDULE_MANAGED_BY_CONFIG)'),
-        Unprocessable: errorResponse('Well-formed but invalid: a cron expression (INVALID_CRON), or job data that breaks its job name\'s payload schema (PAYLOAD_INVALID, naming the path of the first error)'),
-        Unavailable: errorResponse('Redis is unavailable or not writable, or the request took longer than REQUEST_TIMEOUT_MS (REDIS_UNAVAILABLE, DURABILITY_NOT_CONFIRMED, REQUEST_TIMEOUT); carries Retry-After'),
+        Conflict: errorResponse('The schedule or limits come from a config file: change them there (SCHEDULE_MANAGED_BY_CONFIG, LIMITS_MANAGED_BY_CONFIG); or the batch is sealed (BATCH_SEALED: nothing was added)'),
+        Unprocessable: errorResponse('Well-formed but invalid: a cron expression (INVALID_CRON), or job data that breaks its job name\'s payload schema (PAYLOAD_INVALID, naming the path of the first error), a batch callback naming a job the server does not know (UNKNOWN_JOB_NAME), or a workflow graph with a cycle or a missing step (WORKFLOW_INVALID, naming the step)'),
+        Unavailable: errorResponse('Redis is unavailable or not writable, the history database did not answer, or the request took longer than REQUEST_TIMEOUT_MS (REDIS_UNAVAILABLE, DURABILITY_NOT_CONFIRMED, HISTORY_UNAVAILABLE, REQUEST_TIMEOUT); carries Retry-After'),
         ClientError: errorResponse('Not an answer to a well-formed request: any other 4xx (such as 405 METHOD_NOT_ALLOWED, with Allow) carries the same error body'),
       },
     },

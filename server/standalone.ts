@@ -44,6 +44,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const fromModule = opts.jobsModule ? (await (await import('../shared/jobs/jobs-module.ts')).loadJobsModule(opts.jobsModule)).definitions : [];
   const conveyor = await Conveyor.fromEnv(env, { logger: log, name: 'conveyor-server', jobs: [...(opts.jobs ?? []), ...fromModule] });
   let http: HttpService | undefined;
+  let history: { archiver: import('../shared/history/archiver.ts').HistoryArchiver; conn: import('../shared/redis/connections.ts').RedisConnection } | undefined;
   try {
     const core = coreOf(conveyor);
     if (core.catalog.size > 0) log.info({ jobNames: core.catalog.names }, 'payload schemas loaded');
@@ -59,8 +60,19 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const open = config.apiTokens.length === 0;
     const host = open ? '127.0.0.1' : '0.0.0.0';
     if (open) log.warn('API_TOKENS is not set: the API accepts requests without a token and listens on 127.0.0.1 only; set API_TOKENS to listen on every interface');
+    const deps = apiDeps(conveyor, { logger: log, processMetrics: true });
+    if (config.history) {
+      // Job history: the archiver copies Redis's events to Postgres off the jobs' path; a Postgres
+      // that is down now only delays it (it retries), never the server's start.
+      const [{ HistoryArchiver }, { registerHistoryGauges }] = await Promise.all([import('../shared/history/archiver.ts'), import('../shared/history/metrics.ts')]);
+      const conn = core.connect('inspector', 'conveyor-history');
+      history = { archiver: new HistoryArchiver({ redis: conn, history: config.history, logger: log }), conn };
+      registerHistoryGauges(deps.metrics.registry, history.archiver);
+      history.archiver.start();
+      log.info({ history: config.history.redacted, retentionDays: config.history.retentionDays }, 'history archiver started');
+    }
     http = new HttpService({
-      handler: createApp(apiDeps(conveyor, { logger: log, processMetrics: true })),
+      handler: createApp(deps),
       port: config.apiPort,
       host,
       onListening: (port) => log.info({ url: `http://127.0.0.1:${port}`, host, port }, 'listening'),
@@ -68,6 +80,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     await http.start();
   } catch (err) {
     await http?.stop();
+    await stopHistory(history);
     await conveyor.close();
     throw err;
   }
@@ -81,12 +94,20 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       // In-flight requests finish before Redis closes.
       stopping ??= (async () => {
         await listening.stop();
+        await stopHistory(history);
         await conveyor.close();
         log.info('stopped');
       })();
       return stopping;
     },
   };
+}
+
+async function stopHistory(h: { archiver: { stop(): Promise<void> }; conn: import('../shared/redis/connections.ts').RedisConnection } | undefined): Promise<void> {
+  if (!h) return;
+  await h.archiver.stop();
+  const { closeRedis } = await import('../shared/redis/connections.ts');
+  await closeRedis(h.conn);
 }
 
 /** The server as the process: runs until SIGTERM/SIGINT; a failed start exits 2 with one line. */

@@ -30,6 +30,9 @@ import type { DeadLetter, Page } from './queue/dead-letter.ts';
 import type { PutResult, ScheduleView } from './queue/schedules.ts';
 import type { WorkerBeat } from './queue/fleet.ts';
 import type { DeadLetterActionOptions, DeadLetterReport, DeadLetterSelection } from './queue/dead-letter-actions.ts';
+import type { BatchAdded, BatchCreated, BatchSpec, BatchView, CheckedBatchJobs } from './batches/types.ts';
+import type { CheckedSteps, WorkflowCreated, WorkflowSpec, WorkflowView } from './workflows/types.ts';
+import type { HistoryGap, HistoryPage, HistorySearch, HistoryTimeline } from './history/store.ts';
 
 /** What connect() and fromEnv() take beside the settings. */
 export interface ConnectExtras {
@@ -290,6 +293,66 @@ export class Conveyor {
     resume: (id: string): Promise<ScheduleView> => this.core.schedules.resume(id),
     /** Enqueues one job now with the schedule's name, data and options. */
     run: (id: string): Promise<EnqueuedJob> => this.core.schedules.runNow(id),
+  };
+
+  /**
+   * Job history (HISTORY_URL: PostgreSQL, kept by the server's archiver);
+   * HISTORY_NOT_CONFIGURED without it, HISTORY_UNAVAILABLE when the database does not answer.
+   */
+  readonly history = {
+    /** Jobs newest first by enqueue time, cursor-paged: { queue, name, state, key, since, until, q, data: { 'user.id': 42 }, limit, cursor }. */
+    search: async (search: HistorySearch = {}): Promise<HistoryPage> => (await this.core.historyStore()).search(search),
+    /** Every event and attempt of one job (worker, start, end, outcome, error); undefined when history has none. */
+    timeline: async (queue: string, id: string): Promise<HistoryTimeline | undefined> => {
+      if (!isValidQueueName(queue)) throw new ConveyorError('INVALID_QUEUE_NAME', `queue name ${JSON.stringify(queue)} is invalid: use 1-64 characters of A-Z a-z 0-9 . _ -`);
+      if (typeof id !== 'string' || id === '') throw new ConveyorError('INVALID_JOB_ID', 'a job id is a non-empty string');
+      return (await this.core.historyStore()).timeline(queue, id);
+    },
+    /** Where history misses events (Redis trimmed them before the archiver read them), newest first. */
+    gaps: async (limit = 20): Promise<HistoryGap[]> => (await this.core.historyStore()).gaps(limit),
+  };
+
+  /**
+   * Batches: groups of jobs with callbacks (onSuccess, onComplete, onDeath)
+   * and progress, on BullMQ flows. Jobs are typed `{ job: definition, data, opts? }`
+   * or plain `{ queue?, name, data?, opts? }`; callbacks are ordinary jobs (a
+   * definition, or `{ queue?, name, opts? }`) that get BatchCallbackData.
+   * Everything is checked first; nothing is created when anything is invalid.
+   */
+  readonly batches = {
+    /** Creates a batch with up to 10,000 jobs atomically (more: `open: true`, then add() and seal()). */
+    create: async <E extends readonly unknown[]>(spec: Omit<BatchSpec, 'jobs'> & { jobs: E & CheckedBatchJobs<E> }): Promise<BatchCreated> => {
+      const { plainSpec } = await import('./batches/library.ts');
+      return this.core.batches.create(await plainSpec(this.core, spec));
+    },
+    /** Adds up to 10,000 jobs to an open batch; BATCH_SEALED (nothing added) once it is sealed. */
+    add: async <E extends readonly unknown[]>(id: string, jobs: E & CheckedBatchJobs<E>): Promise<BatchAdded> => {
+      const { plainJobs } = await import('./batches/library.ts');
+      return this.core.batches.add(id, await plainJobs(this.core, jobs));
+    },
+    /** Seals an open batch (idempotent): its callbacks may fire from now on. */
+    seal: (id: string): Promise<BatchView> => this.core.batches.seal(id),
+    /** Counts (total, pending, failed, succeeded, dead), progress, state, callbacks, the first dead jobs; BATCH_NOT_FOUND. */
+    get: (id: string): Promise<BatchView> => this.core.batches.get(id),
+  };
+
+  /**
+   * Workflows: a graph of steps (each a job, typed or plain) with the steps it
+   * runs `after`, on BullMQ flows; a step reads its dependencies' results with
+   * stepResults(ctx). A failed step cancels the steps after it, unless it is
+   * `optional`. A cycle, an unknown or a missing step is WORKFLOW_INVALID naming
+   * the step; nothing is created. A workflow is a batch: its callbacks and
+   * counts are a batch's (batches.get works on it too).
+   */
+  readonly workflows = {
+    create: async <S extends Record<string, unknown>>(spec: Omit<WorkflowSpec, 'steps'> & { steps: S & CheckedSteps<S> }): Promise<WorkflowCreated> => {
+      const { plainWorkflow } = await import('./batches/library.ts');
+      return this.core.workflows.create(await plainWorkflow(this.core, spec));
+    },
+    /** The workflow: counts, callbacks, and each step's state (blocked, pending, retrying, succeeded, dead, cancelled). */
+    get: (id: string): Promise<WorkflowView> => this.core.workflows.get(id),
+    /** Runs a dead or cancelled step again, with every step after it that failed or was cancelled; resolves with the steps replayed. */
+    replay: (id: string, step: string): Promise<string[]> => this.core.workflows.replay(id, step, this.core.deadLetters),
   };
 
   /** Worker processes, from their heartbeats. */

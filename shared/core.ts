@@ -29,6 +29,10 @@ import { FlowGate } from './flow/gate.ts';
 import { LimitsStore } from './flow/queue-limits.ts';
 import { startTracing, type Tracing } from './tracing.ts';
 import { ConveyorError } from './errors.ts';
+import { BatchStore } from './batches/store.ts';
+import { Batches } from './batches/batches.ts';
+import { Workflows } from './workflows/workflows.ts';
+import type { HistoryStore } from './history/store.ts';
 
 export interface CoreOptions {
   logger: Logger;
@@ -57,6 +61,9 @@ export class Core {
   readonly telemetry: Telemetry | undefined;
   private readonly tracing: Tracing | undefined;
   private waiter: JobWaiter | undefined;
+  private batchesPart: Batches | undefined;
+  private workflowsPart: Workflows | undefined;
+  private history: Promise<HistoryStore> | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(config: Readonly<Config>, opts: CoreOptions, conn: RedisConnection, catalog: JobCatalog, tracing: Tracing | undefined) {
@@ -129,10 +136,41 @@ export class Core {
     return this.waiter;
   }
 
+  /** Job history queries (HISTORY_URL; the pg client loads on first use); HISTORY_NOT_CONFIGURED without it. */
+  historyStore(): Promise<HistoryStore> {
+    const h = this.config.history;
+    if (!h) return Promise.reject(new ConveyorError('HISTORY_NOT_CONFIGURED', 'no job history is kept here: set HISTORY_URL=postgres://… (docs/operations.md "History")'));
+    this.history ??= import('./history/store.ts').then(({ HistoryStore }) => new HistoryStore(h.url));
+    return this.history;
+  }
+
+  /** Batches (conveyor.batches, /v1/batches): built on first use, on the core's connection. */
+  get batches(): Batches {
+    const durable = { minReplicas: this.config.enqueueMinReplicas, waitTimeoutMs: this.config.enqueueWaitTimeoutMs };
+    this.batchesPart ??= new Batches(new BatchStore(this.queues, this.gate, durable), {
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      catalog: this.catalog,
+      minReplicas: this.config.enqueueMinReplicas,
+      waitTimeoutMs: this.config.enqueueWaitTimeoutMs,
+      timeoutMs: this.config.redisCommandTimeoutMs,
+      redisLabel: this.config.redis.redacted,
+    });
+    return this.batchesPart;
+  }
+
+  /** Workflows (conveyor.workflows, /v1/workflows): graphs of steps on BullMQ flows, each a batch. */
+  get workflows(): Workflows {
+    this.workflowsPart ??= new Workflows(this.batches, { maxPayloadBytes: this.config.maxPayloadBytes, catalog: this.catalog });
+    return this.workflowsPart;
+  }
+
   /** Closes everything it opened, once; never throws. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.waiter?.close();
+      await this.workflowsPart?.close();
+      await this.batchesPart?.store.close();
+      await this.history?.then((s) => s.close(), () => {});
       await this.queues.close();
       await closeRedis(this.conn);
       await this.tracing?.shutdown().catch(() => {});

@@ -23,6 +23,9 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The job payload or the request body is larger than MAX_PAYLOAD_BYTES allows.' },
   PAYLOAD_INVALID: { status: 422, summary: 'The job data does not match the JSON Schema its job name declares (the message names the path of the first error).' },
   INVALID_CRON: { status: 422, summary: 'A schedule\'s cron expression or timezone is not valid.' },
+  BATCH_TOO_LARGE: { status: 400, summary: 'More jobs in one batch create or add than a batch takes per call (10,000); create it open and add the rest.' },
+  WORKFLOW_INVALID: { status: 422, summary: 'A workflow\'s graph is invalid: a cycle, a step depending on a step that does not exist, a step named twice; the message and details.step name the step.' },
+  UNKNOWN_JOB_NAME: { status: 422, summary: 'A batch callback names a job this process does not know (not among its job definitions or HANDLERS schemas).' },
   // auth
   UNAUTHORIZED: { status: 401, summary: 'No valid bearer token was given.' },
   FORBIDDEN: { status: 403, summary: 'The token is valid but lacks the scope this request needs (or holds it only on other queues).' },
@@ -37,6 +40,8 @@ export const ERROR_CODES = {
   DEAD_LETTER_NOT_FOUND: { status: 404, summary: 'No dead letter with that id exists in the queue.' },
   SCHEDULE_NOT_FOUND: { status: 404, summary: 'No schedule with that id exists.' },
   SCHEDULE_MANAGED_BY_CONFIG: { status: 409, summary: 'The schedule comes from the SCHEDULES file; change or remove it there, not through the API.' },
+  BATCH_NOT_FOUND: { status: 404, summary: 'No batch with that id exists (or it was removed after its retention).' },
+  BATCH_SEALED: { status: 409, summary: 'The batch is sealed (or its parent batch finished): no job can be added to it.' },
   LIMITS_MANAGED_BY_CONFIG: { status: 409, summary: 'The queue\'s limits come from the LIMITS file; change them there, not through the API.' },
   METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists but not with this method.' },
   HISTORY_NOT_CONFIGURED: { status: 404, summary: 'This server keeps no job history: HISTORY_URL is not set.' },

@@ -40,4 +40,21 @@ export type { DeadLetterActionOptions, DeadLetterReport, DeadLetterSelection } f
 export type { PutResult, ScheduleView } from './queue/schedules.ts';
 export type { WorkerBeat } from './queue/fleet.ts';
 export type { LimitsStatus } from './conveyor.ts';
+export { batchIdOf } from './batches/context.ts';
+export { stepFailures, stepOf, stepResults } from './workflows/context.ts';
+export type { CheckedSteps, StepState, WorkflowCreated, WorkflowSpec, WorkflowStep, WorkflowStepView, WorkflowView } from './workflows/types.ts';
+export type {
+  BatchAdded,
+  BatchCallback,
+  BatchCallbackData,
+  BatchCounts,
+  BatchCreated,
+  BatchFailedJob,
+  BatchJob,
+  BatchSpec,
+  BatchState,
+  BatchView,
+  PlainBatchJob,
+  TypedBatchJob,
+} from './batches/types.ts';
 export type { QueueLimits, KeyLimits, Rate, HeldBy } from './flow/limits.ts';

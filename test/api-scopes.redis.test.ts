@@ -40,6 +40,8 @@ before(async () => {
   for (const q of [OK_Q, OTHER_Q]) {
     assert.equal((await api.call('POST', `/v1/queues/${q}/jobs`, { body: { name: 'noop', opts: { jobId: 'job-1' } }, token: TOKENS.full })).status, 201);
     await api.call('PUT', `/v1/schedules/sched-${q}`, { body: { queue: q, name: 'noop', cron: '0 0 * * *' }, token: TOKENS.full });
+    BATCHES.set(q, (await api.call('POST', '/v1/batches', { body: { jobs: [{ queue: q, name: 'noop' }], open: true }, token: TOKENS.full })).json.id);
+    WORKFLOWS.set(q, (await api.call('POST', '/v1/workflows', { body: { steps: { a: { queue: q, name: 'noop' } } }, token: TOKENS.full })).json.id);
   }
 });
 after(async () => {
@@ -57,7 +59,13 @@ interface Route {
   body?: (queue: string) => unknown;
   /** Before each call (a fresh schedule to delete, ...). */
   setup?: (queue: string) => Promise<void>;
+  /** A list filtered by queue (not refused); default: the same path for every queue. */
+  listing?: boolean;
 }
+
+/** An open batch per queue, for the batch routes (created before the tests). */
+const BATCHES = new Map<string, string>();
+const WORKFLOWS = new Map<string, string>();
 
 const fresh = (id: string) => async (queue: string) => {
   await api.call('PUT', `/v1/schedules/${id}-${queue}`, { body: { queue, name: 'noop', cron: '0 0 * * *' }, token: TOKENS.full });
@@ -87,6 +95,12 @@ const ROUTES: Route[] = [
   { method: 'POST', template: '/v1/schedules/{id}/pause', scope: 'admin', path: (q) => `/v1/schedules/sched-${q}/pause` },
   { method: 'POST', template: '/v1/schedules/{id}/resume', scope: 'admin', path: (q) => `/v1/schedules/sched-${q}/resume` },
   { method: 'POST', template: '/v1/schedules/{id}/run', scope: 'enqueue', path: (q) => `/v1/schedules/sched-${q}/run` },
+  { method: 'POST', template: '/v1/batches', scope: 'enqueue', path: () => '/v1/batches', body: (q) => ({ jobs: [{ queue: q, name: 'noop' }] }), listing: false },
+  { method: 'GET', template: '/v1/batches/{id}', scope: 'read', path: (q) => `/v1/batches/${BATCHES.get(q)}` },
+  { method: 'POST', template: '/v1/batches/{id}/jobs', scope: 'enqueue', path: (q) => `/v1/batches/${BATCHES.get(q)}/jobs`, body: (q) => ({ jobs: [{ queue: q, name: 'noop' }] }) },
+  { method: 'POST', template: '/v1/batches/{id}/seal', scope: 'enqueue', path: (q) => `/v1/batches/${BATCHES.get(q)}/seal` },
+  { method: 'POST', template: '/v1/workflows', scope: 'enqueue', path: () => '/v1/workflows', body: (q) => ({ steps: { a: { queue: q, name: 'noop' } } }), listing: false },
+  { method: 'GET', template: '/v1/workflows/{id}', scope: 'read', path: (q) => `/v1/workflows/${WORKFLOWS.get(q)}` },
   { method: 'GET', template: '/v1/openapi.json', scope: 'none', path: () => '/v1/openapi.json' },
   { method: 'GET', template: '/healthz', scope: 'none', path: () => '/healthz' },
   { method: 'GET', template: '/readyz', scope: 'none', path: () => '/readyz' },
@@ -144,7 +158,7 @@ test('a token limited to emails.* acts on emails.* queues and their schedules, a
   for (const r of ROUTES) {
     if (r.scope === 'none') continue;
     assertAllowed(await call(r, OK_Q, TOKENS.emails), label(r, 'emails', OK_Q));
-    const listing = r.path(OTHER_Q) === r.path(OK_Q); // /v1/queues, /v1/schedules: filtered, not refused
+    const listing = r.listing ?? r.path(OTHER_Q) === r.path(OK_Q); // /v1/queues, /v1/schedules: filtered, not refused
     const a = await call(r, OTHER_Q, TOKENS.emails);
     if (listing) {
       assertAllowed(a, label(r, 'emails', OTHER_Q));

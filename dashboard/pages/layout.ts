@@ -27,6 +27,7 @@ export const NAV: readonly NavItem[] = [
   { href: '/dead', label: 'Dead letters' },
   { href: '/search', label: 'Search' },
   { href: '/schedules', label: 'Schedules' },
+  { href: '/batches', label: 'Batches' },
   { href: '/limits', label: 'Limits' },
   { href: '/redis', label: 'Redis' },
   { href: '/audit', label: 'Audit log' },

@@ -15,6 +15,8 @@ import { jobRoutes } from './jobs.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
 import { scheduleRoutes } from './schedules.ts';
 import { limitsRoutes } from './limits.ts';
+import { batchRoutes, workflowRoutes } from './batches.ts';
+import { historyRoutes } from './history.ts';
 
 /** Routers mounted under /v1 behind the bearer token. */
 const V1_ROUTES: ((deps: AppDeps) => Router)[] = [
@@ -22,6 +24,9 @@ const V1_ROUTES: ((deps: AppDeps) => Router)[] = [
   limitsRoutes,
   jobRoutes,
   deadLetterRoutes,
+  batchRoutes,
+  workflowRoutes,
+  historyRoutes,
   (deps) => (deps.schedules ? scheduleRoutes({ schedules: deps.schedules, config: deps.config }) : Router()),
 ];
 

@@ -71,6 +71,10 @@ export interface ConfigOptions {
   dashboardSessionSecret?: string;
   dashboardReadonlyUsers?: string;
   dashboardAlertWaitingMs?: number;
+  /** HISTORY_URL: job history in PostgreSQL (postgres://…), for conveyor.history. */
+  historyUrl?: string;
+  /** HISTORY_RETENTION_DAYS (30): days of job history kept. */
+  historyRetentionDays?: number;
   /** LOG_LEVEL (info): fatal, error, warn, info, debug, trace or silent. */
   logLevel?: string;
   /** CONVEYOR_HOME (.conveyor) and CONVEYOR_LOCAL_REDIS_PORT (6380): `conveyor start`'s own Redis. */
@@ -115,6 +119,8 @@ export const OPTION_VARIABLES = {
   dashboardSessionSecret: 'DASHBOARD_SESSION_SECRET',
   dashboardReadonlyUsers: 'DASHBOARD_READONLY_USERS',
   dashboardAlertWaitingMs: 'DASHBOARD_ALERT_WAITING_MS',
+  historyUrl: 'HISTORY_URL',
+  historyRetentionDays: 'HISTORY_RETENTION_DAYS',
   logLevel: 'LOG_LEVEL',
   conveyorHome: 'CONVEYOR_HOME',
   localRedisPort: 'CONVEYOR_LOCAL_REDIS_PORT',

@@ -13,6 +13,8 @@ import type { Job, Queue } from 'bullmq';
 import { ConveyorError } from '../errors.ts';
 import { toPublicOptions, toBullOptions, type PublicJobOptions } from './job-input.ts';
 import type { QueueSet } from './queue-set.ts';
+import { replayIntoBatch, type DeadBatchLink } from '../batches/replay.ts';
+import { batchOf } from '../batches/store.ts';
 
 /** What the dead-letter queue stores as the dead job's data. */
 export interface DeadEnvelope {
@@ -24,6 +26,10 @@ export interface DeadEnvelope {
   createdAt: number | null;
   processedAt: number | null;
   finishedAt: number | null;
+  /** The worker of the last attempt (BullMQ's processedBy): the job history's worker once the job's own hash is gone. */
+  processedBy?: string;
+  /** The batch the job belonged to: a replay puts it back into the batch (shared/batches/replay.ts). */
+  batch?: DeadBatchLink;
 }
 
 export interface DeadLetter {
@@ -104,6 +110,8 @@ export class DeadLetters {
       createdAt: job.timestamp ?? null,
       processedAt: job.processedOn ?? null,
       finishedAt: job.finishedOn ?? null,
+      ...(job.processedBy ? { processedBy: job.processedBy } : {}),
+      ...batchLink(queue, job.opts),
     };
     // Same id: a second bury after a crash is a no-op add.
     await this.queues.dead(queue).add(job.name, envelope, { jobId: String(job.id), attempts: 1, removeOnComplete: true, removeOnFail: false });
@@ -167,7 +175,14 @@ export class DeadLetters {
     });
     await this.queues.register(queue);
     // A job with this id still in the queue (a replay interrupted after the add) makes this a no-op.
-    await this.queues.source(queue).add(job.name, env ? env.data : job.data, opts);
+    if (env?.batch?.step !== undefined) {
+      // A workflow step waits again for the steps it runs after: the workflow replays it, with the steps it cancelled.
+      const { replayStep } = await import('../workflows/replay-step.ts');
+      if (await replayStep(this, this.queues, env.batch)) return { id: String(job.id) };
+    }
+    if (!env?.batch || !(await replayIntoBatch(this.queues, queue, job.name, env.data, opts, env.batch))) {
+      await this.queues.source(queue).add(job.name, env ? env.data : job.data, opts);
+    }
     await job.remove();
     return { id: String(job.id) };
   }
@@ -206,6 +221,12 @@ export class DeadLetters {
       onProgress?.(done);
     }
   }
+}
+
+function batchLink(queue: string, opts: unknown): { batch?: DeadBatchLink } {
+  const b = batchOf(opts);
+  const step = (opts as { wfs?: unknown } | undefined)?.wfs;
+  return b ? { batch: { id: b.id, home: b.home ?? queue, ...(typeof step === 'string' ? { step } : {}) } } : {};
 }
 
 async function deadCount(dq: Queue): Promise<number> {

@@ -15,6 +15,7 @@ import { QueueSet } from '../queue/queue-set.ts';
 import { DeadLetters } from '../queue/dead-letter.ts';
 import { runJob, type HandlerMap } from './handler.ts';
 import { FlowGate } from '../flow/gate.ts';
+import { BatchHooks } from '../batches/worker-hooks.ts';
 import type { Service } from './service.ts';
 import type { BenchPart } from './bench-switches.ts';
 
@@ -122,6 +123,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
   private deadLetters: DeadLetters | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private gate: FlowGate | undefined;
+  /** Batches: settles after a batch job finished, the batch sweep (nothing for a plain job). */
+  private batches: BatchHooks | undefined;
   private gateTimer: NodeJS.Timeout | undefined;
   private gateTicks = 0;
   /** Per queue: gated, as the last tick saw it. */
@@ -157,6 +160,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     this.queueSet = new QueueSet(this.conn);
     this.deadLetters = new DeadLetters(this.queueSet);
     this.gate = new FlowGate(this.conn);
+    this.batches = new BatchHooks(this.queueSet, this.gate, this.log, { minReplicas: config.enqueueMinReplicas, waitTimeoutMs: config.enqueueWaitTimeoutMs });
     for (const queue of this.queues) {
       await this.queueSet.register(queue);
       this.gated.set(queue, (await this.gate.tick(queue)).gated);
@@ -172,6 +176,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       this.sweepTimer.unref();
       void this.sweep();
     }
+    this.batches.start(() => this.workers.keys());
     this.state = 'running';
     this.log.info({ queues: this.queues, concurrency: config.concurrency }, 'worker started');
     this.emit('started');
@@ -280,6 +285,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     worker.on('completed', (job) => {
       this.stats.processed++;
       if (this.gated.get(queue) || (job.opts as { fg?: number }).fg === 1) this.release(queue, String(job.id));
+      if ((job.opts as { bt?: string }).bt !== undefined) this.batches!.finished(queue, job);
       this.emit('job-completed', queue, job, job.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0);
     });
     worker.on('failed', (job, err) => {
@@ -290,6 +296,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
       const durationMs = job.processedOn ? Date.now() - job.processedOn : undefined;
       log.warn({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade, durationMs, final, err: err.message }, final ? 'job failed for good' : 'job attempt failed');
       if (final && (this.gated.get(queue) || (job.opts as { fg?: number }).fg === 1)) this.release(queue, String(job.id));
+      if ((job.opts as { bt?: string }).bt !== undefined) this.batches!.failed(queue, job, final);
       if (final) {
         this.deadLetters!.bury(queue, String(job.id)).catch((e: unknown) => {
           log.warn({ jobId: job.id, err: String(e) }, 'could not move job to dead letters yet; the sweep will retry');
@@ -407,6 +414,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> implements Servic
     }
     this.workers.clear();
     await this.flushReleases();
+    await this.batches?.stop();
     await this.queueSet?.close();
     await closeRedis(this.conn);
     this.state = 'stopped';
