@@ -101,6 +101,9 @@ const ROUTES: Route[] = [
   { method: 'POST', template: '/v1/batches/{id}/seal', scope: 'enqueue', path: (q) => `/v1/batches/${BATCHES.get(q)}/seal` },
   { method: 'POST', template: '/v1/workflows', scope: 'enqueue', path: () => '/v1/workflows', body: (q) => ({ steps: { a: { queue: q, name: 'noop' } } }), listing: false },
   { method: 'GET', template: '/v1/workflows/{id}', scope: 'read', path: (q) => `/v1/workflows/${WORKFLOWS.get(q)}` },
+  // No HISTORY_URL here: an allowed call answers 404 HISTORY_NOT_CONFIGURED, a refused one 403 first.
+  { method: 'GET', template: '/v1/history', scope: 'read', path: (q) => `/v1/history?queue=${q}` },
+  { method: 'GET', template: '/v1/queues/{queue}/jobs/{id}/timeline', scope: 'read', path: (q) => `/v1/queues/${q}/jobs/job-1/timeline` },
   { method: 'GET', template: '/v1/openapi.json', scope: 'none', path: () => '/v1/openapi.json' },
   { method: 'GET', template: '/healthz', scope: 'none', path: () => '/healthz' },
   { method: 'GET', template: '/readyz', scope: 'none', path: () => '/readyz' },
