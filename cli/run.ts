@@ -14,13 +14,14 @@ import { jobCommands } from './jobs.ts';
 import { deadCommands } from './dead.ts';
 import { scheduleCommands } from './schedules.ts';
 import { batchCommands } from './batches.ts';
+import { historyCommands } from './history.ts';
 import { workerCommands } from './workers.ts';
 import { redisCommands } from './redis.ts';
 import { migrateCommands } from './migrate.ts';
 import { interopCommands } from './interop.ts';
 import { platformCommands } from './platform-commands.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [...platformCommands, ...queueCommands, ...limitsCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...batchCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
+export const COMMANDS: readonly CommandSpec[] = [...platformCommands, ...queueCommands, ...limitsCommands, ...jobCommands, ...deadCommands, ...scheduleCommands, ...batchCommands, ...historyCommands, ...workerCommands, ...redisCommands, ...migrateCommands, ...interopCommands];
 
 const INTRO = [
   'conveyor - operate Conveyor queues from the command line.',
