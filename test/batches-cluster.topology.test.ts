@@ -15,18 +15,22 @@ import { isConveyorError } from '../shared/errors.ts';
 import { stepResults } from '../shared/workflows/context.ts';
 
 test('Redis Cluster: batches, a callback on another shard, a replayed dead job, an open batch and a workflow', async (t) => {
-  console.error('starting cluster');
   const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
-  console.error('cluster up');
-  t.after(() => cluster.stop());
+  let host: WorkerHost | undefined;
+  let core: Awaited<ReturnType<typeof openCore>> | undefined;
+  // One hook, in order: the worker, then the Conveyor, then the cluster (hooks run in the order they were added).
+  t.after(async () => {
+    await host?.stop();
+    await core?.close();
+    await cluster.stop();
+  });
   const [q, cbq] = await cluster.queuesOnEveryShard(1);
   assert.notEqual(await cluster.masterOfQueue(q!), await cluster.masterOfQueue(cbq!), 'the callback queue is on another shard');
   const config = testConfig(cluster.url);
-  const core = await openCore(config);
-  t.after(() => core.close());
+  core = await openCore(config);
   let broken = true;
   const calls: { event: string; counts: Record<string, number> }[] = [];
-  const host = new WorkerHost({
+  host = new WorkerHost({
     config,
     queues: [q!, cbq!],
     logger: silentLogger,
@@ -39,10 +43,7 @@ test('Redis Cluster: batches, a callback on another shard, a replayed dead job, 
       add: async (_d: unknown, ctx) => Object.values(await stepResults(ctx)).reduce<number>((a, v) => a + (v as number), 1),
     },
   });
-  console.error('host starting');
   await host.start();
-  console.error('host started');
-  t.after(() => host.stop());
   const c = core.conveyor;
 
   const b = await c.batches.create({
@@ -50,7 +51,6 @@ test('Redis Cluster: batches, a callback on another shard, a replayed dead job, 
     onComplete: { queue: cbq!, name: 'done' },
     onSuccess: { queue: cbq!, name: 'done' },
   });
-  console.error('batch created');
   await waitFor('onComplete', () => calls.some((x) => x.event === 'complete'), { timeoutMs: 20_000 });
   assert.deepEqual(calls.find((x) => x.event === 'complete')?.counts, { total: 6, pending: 0, failed: 0, succeeded: 5, dead: 1 });
   await waitFor('the dead letter', () => c.deadLetters.get(q!, b.ids[5]!));

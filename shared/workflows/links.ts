@@ -25,6 +25,13 @@ import { childKey, trackerKey } from '../batches/keys.ts';
 export const LINK_POLL_MS = 30_000;
 /** Links one process completes at once. */
 const LINK_CONCURRENCY = 50;
+const CLOSE_MS = 2000;
+
+function within(p: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)));
+  return Promise.race([p.then(() => 'done' as const, () => 'done' as const), expired]).finally(() => clearTimeout(timer));
+}
 
 export function linksQueueName(queue: string): string {
   return `{${queue}}.links`;
@@ -123,7 +130,10 @@ export class LinkWorkers {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.workers.values()].map((w) => w.close()));
+    // A link's work is a couple of reads: anything still running after a moment is abandoned (it is run again).
+    await Promise.allSettled([...this.workers.values()].map(async (w) => {
+      if ((await within(w.close(), CLOSE_MS)) === 'timeout') await within(w.close(true), CLOSE_MS);
+    }));
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     this.workers.clear();
     this.queues.clear();
