@@ -5,7 +5,7 @@
  *
  *   --quick           a reduced version (1 run, small counts; under a minute)
  *   --runs N          runs per figure (default 3; the median is reported)
- *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts
+ *   --only a,b        only these groups: enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts, batches
  *   --out FILE        write the JSON here instead of bench/results/<timestamp>.json
  *   --profile DIR     run Conveyor's server and workers with --cpu-prof, profiles into DIR
  *   --no-build        use dist/ as it is (the test suite built it; rebuilding would pull it from under tests running beside)
@@ -26,9 +26,10 @@ import { cluster } from './scenarios/cluster.ts';
 import { flow } from './scenarios/flow.ts';
 import { supervisor } from './scenarios/supervisor.ts';
 import { parts } from './scenarios/parts.ts';
+import { batches } from './scenarios/batches.ts';
 import { sandbox } from './scenarios/sandbox.ts';
 
-const GROUPS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = { enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts };
+const GROUPS: Record<string, (ctx: BenchContext) => Promise<Row[]>> = { enqueue, processing, latency, memory, durable, cluster, flow, supervisor, sandbox, parts, batches };
 
 interface Args {
   quick: boolean;
