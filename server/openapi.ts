@@ -339,6 +339,7 @@ const schemas: Json = {
       finishedAt: iso,
       deadAt: { ...iso, description: 'dead letters only' },
       heldBy: { enum: ['rate', 'concurrency', 'key-concurrency', 'key-rate'], description: 'A waiting job a limit holds back: which one' },
+      source: { enum: ['history'], description: 'Redis no longer holds this finished job (it was trimmed): the answer is the job history\'s record (HISTORY_URL); returnValue is not kept there (null)' },
     },
   },
   JobList: page(ref('Job')),

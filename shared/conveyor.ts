@@ -196,9 +196,13 @@ export class Conveyor {
     }));
   }
 
-  /** One job wherever it is (its queue or its dead letters); undefined when there is none. */
-  getJob(queue: string, id: string): Promise<JobView | undefined> {
-    return this.core.inspector.getJob(queue, id);
+  /**
+   * One job wherever it is (its queue or its dead letters); with HISTORY_URL,
+   * a finished job Redis has trimmed comes from the history (`source: "history"`,
+   * returnValue null); undefined when there is none.
+   */
+  async getJob(queue: string, id: string): Promise<JobView | undefined> {
+    return (await this.core.inspector.getJob(queue, id)) ?? this.core.historyJob(queue, id);
   }
 
   /** Jobs of a queue in one state, paged (offset 0, limit 50 by default; at most 500). */

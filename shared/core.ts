@@ -17,7 +17,7 @@ import { closeRedis, createRedis, waitUntilReady, type RedisConnection, type Red
 import { primaryStatus, type PrimaryStatus } from './redis/topology.ts';
 import { QueueSet } from './queue/queue-set.ts';
 import { Producer } from './queue/producer.ts';
-import { Inspector } from './queue/inspector.ts';
+import { Inspector, type JobView } from './queue/inspector.ts';
 import type { DeadLetters } from './queue/dead-letter.ts';
 import { Schedules } from './queue/schedules.ts';
 import { Fleet } from './queue/fleet.ts';
@@ -142,6 +142,22 @@ export class Core {
     if (!h) return Promise.reject(new ConveyorError('HISTORY_NOT_CONFIGURED', 'no job history is kept here: set HISTORY_URL=postgres://… (docs/operations.md "History")'));
     this.history ??= import('./history/store.ts').then(({ HistoryStore }) => new HistoryStore(h.url));
     return this.history;
+  }
+
+  /**
+   * A job Redis no longer holds, from the history (undefined without HISTORY_URL,
+   * when the history has none, or when its database does not answer: then the
+   * answer is what it was without history).
+   */
+  async historyJob(queue: string, id: string): Promise<JobView | undefined> {
+    if (!this.config.history) return undefined;
+    try {
+      const { jobFromHistory } = await import('./history/job-view.ts');
+      return await jobFromHistory(await this.historyStore(), queue, id);
+    } catch (err) {
+      this.log.debug({ queue, id, err: String(err) }, 'job history did not answer; the job is not found');
+      return undefined;
+    }
   }
 
   /** Batches (conveyor.batches, /v1/batches): built on first use, on the core's connection. */

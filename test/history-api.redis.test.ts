@@ -101,6 +101,49 @@ test('GET /v1/history: filters by queue, name, state, key, text and payload path
   }
 });
 
+test('a finished job Redis has trimmed is answered from the history: GET job and getJob say source "history"; a job never seen stays 404', async () => {
+  const q = uniqueQueue('hist-trim');
+  const conveyor = server.conveyor;
+  const host = new WorkerHost({ config: loadConfig(testEnv(redis.url)), logger: silentLogger, queues: [q], handlers: { ok: (d: { n: number }) => ({ doubled: d.n * 2 }) } });
+  await host.start();
+  try {
+    const { id } = await conveyor.enqueue(q, { name: 'ok', data: { n: 21 }, opts: { key: 'acct-9' } });
+    await conveyor.waitFor({ queue: q, id }, { timeoutMs: 20_000 });
+    await waitFor('the completion archived', async () => (await conveyor.history.timeline(q, id))?.job?.state === 'completed', { timeoutMs: 20_000 });
+    const live = await get(`/v1/queues/${q}/jobs/${id}`);
+    assert.equal(live.status, 200);
+    assert.equal(live.body.source, undefined, 'while Redis holds it, Redis answers');
+    assert.deepEqual(live.body.returnValue, { doubled: 42 });
+
+    // What BullMQ's keep-the-last-1,000 trimming does to an old completed job: its hash and its entry go, no event.
+    const conn = coreOf(conveyor).conn;
+    const base = `conveyor:{${q}}`;
+    await conn.multi().del(`${base}:${id}`).zrem(`${base}:completed`, id).exec();
+    assert.equal(await coreOf(conveyor).inspector.getJob(q, id), undefined);
+
+    const fromHistory = await get(`/v1/queues/${q}/jobs/${id}`);
+    assert.equal(fromHistory.status, 200);
+    assert.equal(fromHistory.body.source, 'history');
+    assert.equal(fromHistory.body.state, 'completed');
+    assert.equal(fromHistory.body.name, 'ok');
+    assert.deepEqual(fromHistory.body.data, { n: 21 });
+    assert.equal(fromHistory.body.opts.key, 'acct-9');
+    assert.equal(fromHistory.body.attemptsMade, 1);
+    assert.equal(fromHistory.body.returnValue, null, 'the history keeps no return value');
+    assert.ok(fromHistory.body.finishedAt);
+    const viaLibrary = await conveyor.getJob(q, id);
+    assert.equal(viaLibrary?.source, 'history');
+    assert.equal(viaLibrary?.state, 'completed');
+
+    const never = await get(`/v1/queues/${q}/jobs/never-was`);
+    assert.equal(never.status, 404);
+    assert.equal(never.body.error.code, 'JOB_NOT_FOUND');
+    assert.equal(await conveyor.getJob(q, 'never-was'), undefined);
+  } finally {
+    await host.stop();
+  }
+});
+
 test('bad /v1/history parameters are 400 INVALID_REQUEST naming the parameter', async () => {
   for (const [query, param] of [
     ['state=sideways', 'state'],

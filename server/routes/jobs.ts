@@ -8,6 +8,7 @@ import { apiBase, type AppDeps } from '../app.ts';
 import { requireScope } from '../auth.ts';
 import { methodNotAllowed } from '../http-errors.ts';
 import { bodyObject, byId, idParam, jsonBody, paging, queueParam, stateParam } from '../request-input.ts';
+import { jobFromHistory } from '../../shared/history/job-view.ts';
 
 const bulkBody = z.strictObject({ jobs: z.unknown() });
 
@@ -74,7 +75,9 @@ export function jobRoutes(deps: AppDeps): Router {
     const queue = queueParam(req);
     const id = idParam(req);
     await inspector.requireQueue(queue);
-    const job = await byId(inspector.getJob(queue, id), 'JOB_NOT_FOUND', id, queue);
+    let job = await byId(inspector.getJob(queue, id), 'JOB_NOT_FOUND', id, queue);
+    // Trimmed from Redis after it finished: the history's record of it, if HISTORY_URL keeps one (source "history").
+    if (!job && deps.history) job = await deps.history().then((store) => jobFromHistory(store, queue, id)).catch(() => undefined);
     // A hash that is not a job (no name) is not one either.
     if (!job || typeof job.name !== 'string') throw new ConveyorError('JOB_NOT_FOUND', `no job "${id}" in queue "${queue}"`);
     res.json(job);

@@ -53,6 +53,8 @@ export interface JobView {
   deadAt?: string | null;
   /** A waiting job a limit is holding back: which one. */
   heldBy?: HeldBy;
+  /** "history": Redis no longer holds the job (trimmed after it finished); this is the job history's record of it (HISTORY_URL). */
+  source?: 'history';
 }
 
 /** BullMQ state names for one Conveyor state. */
