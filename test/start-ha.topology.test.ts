@@ -18,7 +18,6 @@ import { uniqueQueue } from '../shared/testing/fixtures.ts';
 import { enqueue, waitForState } from './job-over-http.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const TSX_CLI = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const cleanups: (() => void | Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -33,7 +32,9 @@ interface Script {
 }
 
 function run(script: string, env: Record<string, string>, args: string[] = []): Script {
-  const proc = spawn(process.execPath, [TSX_CLI, script, ...args], {
+  // As `npm run start:ha` runs it: node with the tsx loader, no tsx CLI in between (its signal relay
+  // SIGKILLs a child that does not confirm a signal within 30 ms, which a loaded machine misses).
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '3000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
