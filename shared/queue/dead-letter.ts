@@ -113,8 +113,20 @@ export class DeadLetters {
       ...(job.processedBy ? { processedBy: job.processedBy } : {}),
       ...batchLink(queue, job.opts),
     };
-    // Same id: a second bury after a crash is a no-op add.
-    await this.queues.dead(queue).add(job.name, envelope, { jobId: String(job.id), attempts: 1, removeOnComplete: true, removeOnFail: false });
+    // Same id: a second bury after a crash is a no-op add. But the dead letter under this id may be
+    // an earlier life of the job that a replay is still taking out (it adds the job back first, then
+    // removes the dead letter): the job can run and fail again in between. Then the add is a no-op
+    // too, and removing the job here would lose it. So the job leaves its failed set only once the
+    // dead letter under its id is this failure; a stale one is waited out (the replay removes it
+    // within a round trip), and past that the sweep buries the job later.
+    const dq = this.queues.dead(queue);
+    for (let tries = 0; ; tries++) {
+      await dq.add(job.name, envelope, { jobId: String(job.id), attempts: 1, removeOnComplete: true, removeOnFail: false });
+      const held = (await dq.getJob(String(job.id)))?.data as DeadEnvelope | undefined;
+      if (held && held.finishedAt === envelope.finishedAt && held.attemptsMade === envelope.attemptsMade) break;
+      if (tries >= STALE_DEAD_LETTER_TRIES) return false;
+      await new Promise((r) => setTimeout(r, STALE_DEAD_LETTER_WAIT_MS));
+    }
     await job.remove().catch((err: unknown) => {
       // Someone retried it in between: it is alive again; the dead copy goes.
       if (!/locked|not exist|Missing key/i.test(String(err))) throw err;
@@ -222,6 +234,10 @@ export class DeadLetters {
     }
   }
 }
+
+/** How long bury waits for a replay to take out the dead letter of the job's earlier life: 10 × 100 ms. */
+const STALE_DEAD_LETTER_TRIES = 10;
+const STALE_DEAD_LETTER_WAIT_MS = 100;
 
 function batchLink(queue: string, opts: unknown): { batch?: DeadBatchLink } {
   const b = batchOf(opts);
