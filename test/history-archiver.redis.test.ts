@@ -6,6 +6,7 @@
  * retention dropping whole day partitions.
  */
 import { test, before, after, afterEach } from 'node:test';
+import { DURATION_BUCKETS, durationBucket } from '../shared/history/durations.ts';
 import assert from 'node:assert/strict';
 import { ConveyorError } from '../shared/errors.ts';
 import { AuditLog } from '../shared/audit.ts';
@@ -83,6 +84,9 @@ test('a job\'s life: enqueued (payload, key), started (worker, host, attempt), a
   assert.match(job!.payload_hash, /^[0-9a-f]{64}$/);
   const [stat] = await rig.rows(`SELECT sum(enqueued)::int AS enqueued, sum(started)::int AS started, sum(completed)::int AS completed, sum(failed)::int AS failed FROM ${S}.stats_hourly WHERE queue = $1`, [q]);
   assert.deepEqual(stat, { enqueued: 1, started: 2, completed: 1, failed: 1 });
+  const [hist] = await rig.rows(`SELECT duration_hist FROM ${S}.stats_hourly WHERE queue = $1 AND completed > 0`, [q]);
+  assert.equal(hist!.duration_hist.length, DURATION_BUCKETS);
+  assert.equal(hist!.duration_hist[durationBucket(done.duration_ms)], 1, 'the completed attempt counted in its duration bucket');
 });
 
 test('payloads: whole up to the limit, else hash and first KB; never for a job name that is off', async () => {
@@ -169,6 +173,9 @@ for (const exclusive of [true, false]) {
     // The additive counters would double if a batch were applied twice.
     const [st] = await rig.rows(`SELECT sum(enqueued)::int AS e, sum(started)::int AS s, sum(completed)::int AS c FROM ${S}.stats_hourly WHERE queue = $1`, [q]);
     assert.deepEqual(st, { e: N, s: N, c: N });
+    const hists = await rig.rows(`SELECT duration_hist FROM ${S}.stats_hourly WHERE queue = $1`, [q]);
+    const counted = hists.reduce((n, r) => n + r.duration_hist.reduce((a: number, b: number) => a + b, 0), 0);
+    assert.equal(counted, N, 'each completion counted once in the duration histograms');
     if (exclusive) assert.deepEqual([one.status.state, two.status.state].sort(), ['archiving', 'standby']);
     else assert.ok(one.status.eventsStored > 0 || two.status.eventsStored > 0);
     await one.stop();

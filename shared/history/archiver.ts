@@ -718,12 +718,18 @@ async function addStats(client: PgClient, stats: HourStat[]): Promise<void> {
   if (stats.length === 0) return;
   const col = <K extends keyof HourStat>(k: K) => stats.map((s) => s[k]);
   await client.query(
-    `INSERT INTO ${S}.stats_hourly (hour, queue, name, enqueued, started, completed, failed, dead, duration_ms_sum, duration_ms_max)
-     SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::bigint[], $10::int[])
+    `INSERT INTO ${S}.stats_hourly (hour, queue, name, enqueued, started, completed, failed, dead, duration_ms_sum, duration_ms_max, duration_hist)
+     SELECT hour, queue, name, enqueued, started, completed, failed, dead, dsum, dmax, hist::int[]
+     FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::bigint[], $10::int[], $11::text[])
+       AS t(hour, queue, name, enqueued, started, completed, failed, dead, dsum, dmax, hist)
      ON CONFLICT (hour, queue, name) DO UPDATE SET
        enqueued = stats_hourly.enqueued + EXCLUDED.enqueued, started = stats_hourly.started + EXCLUDED.started, completed = stats_hourly.completed + EXCLUDED.completed,
        failed = stats_hourly.failed + EXCLUDED.failed, dead = stats_hourly.dead + EXCLUDED.dead, duration_ms_sum = stats_hourly.duration_ms_sum + EXCLUDED.duration_ms_sum,
-       duration_ms_max = GREATEST(stats_hourly.duration_ms_max, EXCLUDED.duration_ms_max)`,
-    [stats.map((s) => iso(s.hour)), col('queue'), col('name'), col('enqueued'), col('started'), col('completed'), col('failed'), col('dead'), col('durationMsSum'), col('durationMsMax')],
+       duration_ms_max = GREATEST(stats_hourly.duration_ms_max, EXCLUDED.duration_ms_max),
+       duration_hist = (SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY n) FROM unnest(stats_hourly.duration_hist, EXCLUDED.duration_hist) WITH ORDINALITY AS h(a, b, n))`,
+    [
+      stats.map((s) => iso(s.hour)), col('queue'), col('name'), col('enqueued'), col('started'), col('completed'), col('failed'), col('dead'), col('durationMsSum'), col('durationMsMax'),
+      stats.map((s) => `{${s.durationHist.join(',')}}`),
+    ],
   );
 }

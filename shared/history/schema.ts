@@ -162,6 +162,15 @@ CREATE TABLE ${S}.operator_actions (
 CREATE INDEX operator_actions_time ON ${S}.operator_actions (at);
 `,
   },
+  {
+    version: 2,
+    name: 'hourly duration histograms',
+    sql: `
+-- Completed jobs' durations per hour as bucket counts (shared/history/durations.ts: 96 buckets, four
+-- per doubling of the duration), for p50 / p95 / p99 per hour over 7 and 30 days.
+ALTER TABLE ${S}.stats_hourly ADD COLUMN duration_hist integer[] NOT NULL DEFAULT '{}';
+`,
+  },
 ];
 
 export const CURRENT_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

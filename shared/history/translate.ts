@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { ERROR_CODES } from '../errors.ts';
 import { errorPattern } from '../queue/dead-letter-groups.ts';
+import { durationBucket, emptyHistogram } from './durations.ts';
 
 export type Source = 'queue' | 'dead';
 
@@ -127,6 +128,8 @@ export interface HourStat {
   dead: number;
   durationMsSum: number;
   durationMsMax: number;
+  /** Completed jobs' durations as a histogram (durations.ts). */
+  durationHist: number[];
 }
 
 export interface Translation {
@@ -324,7 +327,7 @@ export function translate(
     const name = row.name ?? '';
     const k = `${hour}|${name}`;
     let s = stats.get(k);
-    if (!s) stats.set(k, (s = { hour, queue, name, enqueued: 0, started: 0, completed: 0, failed: 0, dead: 0, durationMsSum: 0, durationMsMax: 0 }));
+    if (!s) stats.set(k, (s = { hour, queue, name, enqueued: 0, started: 0, completed: 0, failed: 0, dead: 0, durationMsSum: 0, durationMsMax: 0, durationHist: emptyHistogram() }));
     return s;
   };
 
@@ -445,6 +448,7 @@ export function translate(
         if (duration !== null) {
           s.durationMsSum += duration;
           s.durationMsMax = Math.max(s.durationMsMax, duration);
+          s.durationHist[durationBucket(duration)]!++;
         }
         break;
       }
