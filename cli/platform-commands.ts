@@ -19,12 +19,13 @@ const JOBS_OPTION = { jobs: { type: 'string', value: 'MODULE', help: 'a module o
 export const platformCommands: CommandSpec[] = [
   {
     path: ['start'],
-    summary: 'the whole platform here: a local Redis (unless REDIS_URL is set), the API, a worker, the dashboard',
-    details: `When REDIS_URL is unset it runs redis-server on 127.0.0.1:6380 with its data in ./.conveyor/redis.\nCtrl-C stops the children (workers finish their running jobs), then the local Redis.\nWith --json every output line stays a JSON object (no prefixes, no colours); --jobs goes to the server and the worker.\n${PROCESS_NOTE}`,
-    options: { ...JOBS_OPTION },
+    summary: 'the whole platform here: a local Redis (unless REDIS_URL is set), the job history, the API, a worker, the dashboard',
+    details: `When REDIS_URL is unset it runs redis-server on 127.0.0.1:6380 with its data in ./.conveyor/redis.\nWhen HISTORY_URL is unset it keeps the job history in PGlite (PostgreSQL in WebAssembly, nothing to install), data in ./.conveyor/history,\nserved on 127.0.0.1:6381 (CONVEYOR_LOCAL_HISTORY_PORT); --no-history keeps none.\nCtrl-C stops the children (workers finish their running jobs), then the local Redis.\nWith --json every output line stays a JSON object (no prefixes, no colours); --jobs goes to the server and the worker.\n${PROCESS_NOTE}`,
+    options: { ...JOBS_OPTION, 'no-history': { type: 'boolean', help: 'keep no job history (without HISTORY_URL, npm start keeps it in PGlite under .conveyor/history)' } },
     async run(ctx, { opts }) {
       const jobs = str(opts, 'jobs');
-      return runProcess(async () => (await import('./platform/start-all.ts')).startAll({ jobsModule: jobs }), ctx.redisOverride);
+      const history = opts['no-history'] !== true;
+      return runProcess(async () => (await import('./platform/start-all.ts')).startAll({ jobsModule: jobs, history }), ctx.redisOverride);
     },
   },
   {

@@ -1,7 +1,8 @@
 /**
  * npm start (`conveyor start`, cli/platform/start-all.ts), run the way npm runs
  * it: plain node on the compiled CLI (bin/conveyor.js → dist/), no TypeScript loader. The local-Redis path uses
- * CONVEYOR_LOCAL_REDIS_PORT / CONVEYOR_HOME so it never takes 6380 or 6379.
+ * CONVEYOR_LOCAL_REDIS_PORT / CONVEYOR_HOME so it never takes 6380 or 6379; the local history (PGlite) gets
+ * CONVEYOR_LOCAL_HISTORY_PORT=0 (any free port) and a CONVEYOR_HOME of its own unless a test gives one.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,10 +32,16 @@ interface StartAll {
   waitForOutput(what: string, re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
+function tempHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'conveyor-home-'));
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+  return home;
+}
+
 function startAll(env: Record<string, string>, args: string[] = []): StartAll {
   const proc = spawn(process.execPath, [BIN, 'start', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '5000', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '5000', CONVEYOR_LOCAL_HISTORY_PORT: '0', ...env, CONVEYOR_HOME: env.CONVEYOR_HOME ?? tempHome() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out: string[] = [];
@@ -152,8 +159,7 @@ test('npm start with REDIS_URL: server, worker and dashboard come up, a job runs
 });
 
 test('npm start without REDIS_URL runs its own Redis (AOF, noeviction, 127.0.0.1), shuts it down last and keeps the data; --json lines all parse', async () => {
-  const home = mkdtempSync(join(tmpdir(), 'conveyor-home-'));
-  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+  const home = tempHome();
   const redisPort = await freePort();
   const [apiPort, dashPort] = [await freePort(), await freePort()];
   const queue = uniqueQueue('local');
@@ -180,6 +186,15 @@ test('npm start without REDIS_URL runs its own Redis (AOF, noeviction, 127.0.0.1
   probe.disconnect();
 
   const id = await enqueueAndAwaitCompletion(`http://127.0.0.1:${apiPort}`, queue);
+  // The job history is on with nothing installed: PGlite under CONVEYOR_HOME/history.
+  const historyStarted = lines.find((l) => l.msg === 'local history started');
+  assert.match(String(historyStarted?.history), /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+  assert.match(String(ready.history), /local PGlite, data in /);
+  const timeline = await waitFor('the job in the history', async () => {
+    const r = await api(`http://127.0.0.1:${apiPort}`, `/v1/queues/${queue}/jobs/${encodeURIComponent(id)}/timeline`);
+    return r.status === 200 && r.json.events.some((e: { type: string }) => e.type === 'completed') ? r.json : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  assert.deepEqual(timeline.events.map((e: { type: string }) => e.type), ['enqueued', 'started', 'completed']);
   const tree = descendants(s.proc.pid!);
   assert.ok(tree.includes(redisPid), 'the local redis-server is a child of npm start');
   s.proc.kill('SIGINT');
@@ -188,6 +203,9 @@ test('npm start without REDIS_URL runs its own Redis (AOF, noeviction, 127.0.0.1
   const order = s.out.map((l) => JSON.parse(l) as Record<string, any>).map((l) => l.msg);
   assert.ok(order.indexOf('stopping Redis (SHUTDOWN writes the AOF)') > order.lastIndexOf('worker stopped'), 'Redis stops after the worker');
   assert.ok(existsSync(join(home, 'redis', 'appendonlydir')));
+  assert.ok(order.indexOf('closing the local history') > order.indexOf('stopping Redis (SHUTDOWN writes the AOF)'), 'the history closes after the children, beside Redis');
+  assert.ok(existsSync(join(home, 'history', 'pgdata', 'PG_VERSION')), 'the history data is in CONVEYOR_HOME/history');
+  assert.ok(!existsSync(join(home, 'history', 'conveyor.pid')), 'the lock file goes at the end');
 
   // The data survived: a Redis on the same dir (AOF on) still has the completed job.
   const again = await startRedis({ port: redisPort, dir: join(home, 'redis'), args: ['--appendonly', 'yes'] });
@@ -199,9 +217,39 @@ test('npm start without REDIS_URL runs its own Redis (AOF, noeviction, 127.0.0.1
   const reuse = startAll({ CONVEYOR_LOCAL_REDIS_PORT: String(redisPort), CONVEYOR_HOME: home, API_PORT: String(apiPort), DASHBOARD_PORT: String(dashPort), QUEUES: queue });
   await reuse.waitForOutput('the banner', /Press Ctrl-C to stop\./);
   assert.match(reuse.out.join('\n'), new RegExp(`a Redis already answers on redis://127\\.0\\.0\\.1:${redisPort}: using it`));
+  // The history kept the job across the restart.
+  const page = await api(`http://127.0.0.1:${apiPort}`, `/v1/history?queue=${queue}`);
+  assert.equal(page.status, 200, JSON.stringify(page.json));
+  assert.deepEqual(page.json.jobs.map((j: { id: string; state: string }) => [j.id, j.state]), [[id, 'completed']]);
   reuse.proc.kill('SIGTERM');
   assert.equal(await exitWithin(reuse, 30_000), 0);
   assert.equal(await again.client().ping(), 'PONG');
+});
+
+test('npm start: a second one on the same CONVEYOR_HOME exits 1 (the history is in use); --no-history keeps none', async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const home = tempHome();
+  const apiPort = await freePort();
+  const first = startAll({ REDIS_URL: redis.url, CONVEYOR_HOME: home, API_PORT: String(apiPort), DASHBOARD_PORT: String(await freePort()), QUEUES: uniqueQueue() });
+  await first.waitForOutput('the banner', /Press Ctrl-C to stop\./);
+  const second = startAll({ REDIS_URL: redis.url, CONVEYOR_HOME: home, API_PORT: String(await freePort()), DASHBOARD_PORT: String(await freePort()), QUEUES: uniqueQueue() });
+  assert.equal(await exitWithin(second, 30_000), 1);
+  assert.match(second.err.join('\n'), new RegExp(`the history data in .*history is in use by another conveyor start \\(pid ${first.proc.pid}\\)`));
+  // The first one was not disturbed.
+  assert.equal((await api(`http://127.0.0.1:${apiPort}`, '/v1/history')).status, 200);
+  first.proc.kill('SIGTERM');
+  assert.equal(await exitWithin(first, 30_000), 0);
+
+  const port = await freePort();
+  const off = startAll({ REDIS_URL: redis.url, API_PORT: String(port), DASHBOARD_PORT: String(await freePort()), QUEUES: uniqueQueue() }, ['--no-history']);
+  await off.waitForOutput('the banner', /Press Ctrl-C to stop\./);
+  assert.match(off.out.join('\n'), /History +off \(--no-history\)/);
+  const r = await api(`http://127.0.0.1:${port}`, '/v1/history');
+  assert.equal(r.status, 404);
+  assert.equal(r.json.error.code, 'HISTORY_NOT_CONFIGURED');
+  off.proc.kill('SIGTERM');
+  assert.equal(await exitWithin(off, 30_000), 0);
 });
 
 test('npm start exits 1 naming the child that died (the API port is taken)', async () => {

@@ -4,27 +4,33 @@
  *   1. REDIS_URL unset → a local redis-server on 127.0.0.1:6380, data (AOF) in
  *      .conveyor/redis (CONVEYOR_LOCAL_REDIS_PORT / CONVEYOR_HOME override both;
  *      tests use them). A Redis already answering there is reused.
- *   2. The API server, one worker and the dashboard as child processes with the
- *      same environment plus REDIS_URL; their log lines prefixed with their name.
- *   3. Once all three are up, the URLs.
- *   4. Ctrl-C / SIGTERM: the ordered stop of supervisor.ts, then SHUTDOWN of the
- *      local Redis, exit 0. A child that dies on its own stops everything.
+ *   2. HISTORY_URL unset → the job history in PGlite (local-history.ts), data in
+ *      .conveyor/history, served on 127.0.0.1:6381 (CONVEYOR_LOCAL_HISTORY_PORT);
+ *      --no-history keeps none.
+ *   3. The API server, one worker and the dashboard as child processes with the
+ *      same environment plus REDIS_URL (and HISTORY_URL); their log lines prefixed with their name.
+ *   4. Once all three are up, the URLs.
+ *   5. Ctrl-C / SIGTERM: the ordered stop of supervisor.ts, then SHUTDOWN of the
+ *      local Redis and the close of the local history, exit 0. A child that dies
+ *      on its own stops everything.
  *
  *   npm start -- --json   keep every output line a JSON object
+ *   npm start -- --no-history   no job history (unless HISTORY_URL is set)
  *   conveyor start --jobs ./dist/jobs.js   the server and the worker get the app's jobs
  */
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from '../../shared/config/config.ts';
 import { isConveyorError } from '../../shared/errors.ts';
+import { LocalHistoryError, startLocalHistory, type LocalHistory } from './local-history.ts';
 import { ensureLocalRedis, LocalRedisError, type LocalRedis } from './local-redis.ts';
 import { DASHBOARD, SERVER, Supervisor, WORKER, fatal, shownDir } from './supervisor.ts';
 
 /** How long the children may take to come up (tsx compiles on first start from the sources). */
 const START_TIMEOUT_MS = 90_000;
 
-function banner(sup: Supervisor, json: boolean, redisLine: string): void {
+function banner(sup: Supervisor, json: boolean, redisLine: string, historyLine: string): void {
   const dash = sup.urlOf('dashboard');
-  const urls = { api: sup.urlOf('server'), dashboard: `${dash}/`, board: `${dash}/queues`, redis: redisLine };
+  const urls = { api: sup.urlOf('server'), dashboard: `${dash}/`, board: `${dash}/queues`, redis: redisLine, history: historyLine };
   if (json) {
     sup.say('info', 'ready', urls);
     return;
@@ -36,13 +42,14 @@ function banner(sup: Supervisor, json: boolean, redisLine: string): void {
     `  Dashboard   ${urls.dashboard}`,
     `  bull-board  ${urls.board}`,
     `  Redis       ${urls.redis}`,
+    `  History     ${urls.history}`,
     'Press Ctrl-C to stop.',
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-export async function startAll({ jobsModule }: { jobsModule?: string | undefined } = {}): Promise<void> {
+export async function startAll({ jobsModule, history = true }: { jobsModule?: string | undefined; history?: boolean } = {}): Promise<void> {
   const json = process.argv.includes('--json');
   let config: Readonly<Config>;
   try {
@@ -78,14 +85,33 @@ export async function startAll({ jobsModule }: { jobsModule?: string | undefined
       redisLine = `${redis.url} (already running; not started by npm start)`;
     }
   }
+  let historyUrl = process.env.HISTORY_URL?.trim() || undefined;
+  let historyLine = config.history ? 'HISTORY_URL (PostgreSQL)' : 'off (--no-history)';
+  if (!config.history && history) {
+    const dir = resolve(config.conveyorHome, 'history');
+    let local: LocalHistory;
+    try {
+      local = await startLocalHistory({ dir, port: config.localHistoryPort });
+    } catch (err) {
+      // Stops the local Redis (if this run started it), then exits 1.
+      return void (await sup.stopAll(err instanceof LocalHistoryError ? err.message : `could not start the local history: ${String(err)}`, 1));
+    }
+    historyUrl = local.url;
+    historyLine = `${local.url} (local PGlite, data in ${shownDir(dir)})`;
+    sup.say('info', 'local history started', { history: local.url, data: shownDir(dir) });
+    sup.onChildrenStopped(async () => {
+      sup.say('info', 'closing the local history', { history: local.url });
+      await local.stop();
+    });
+  }
   await sup.startChildren(
     [
       { name: 'server', ...SERVER, args: [...SERVER.args, ...jobs] },
       { name: 'worker', ...WORKER, args: [...WORKER.args, ...jobs] },
       { name: 'dashboard', ...DASHBOARD },
     ],
-    { ...process.env, REDIS_URL: redisUrl },
+    { ...process.env, REDIS_URL: redisUrl, ...(historyUrl ? { HISTORY_URL: historyUrl } : {}) },
     START_TIMEOUT_MS,
   );
-  banner(sup, json, redisLine);
+  banner(sup, json, redisLine, historyLine);
 }

@@ -62,6 +62,8 @@ export interface Config {
   /** npm start's own Redis (when REDIS_URL is unset): its port and the folder holding its data. */
   localRedisPort: number;
   conveyorHome: string;
+  /** npm start's own history database (when HISTORY_URL is unset): PGlite served on this port, data in <conveyorHome>/history. */
+  localHistoryPort: number;
   /** npm run start:ha (CONVEYOR_HA_BASE_PORT): data nodes on base..base+2, Sentinels on base+20000..base+20002. */
   haBasePort: number;
   queues: readonly string[];
@@ -138,6 +140,8 @@ export interface HistoryConfig {
 /** The Redis that `npm start` runs when REDIS_URL is unset. */
 export const LOCAL_REDIS_PORT = 6380;
 export const LOCAL_REDIS_URL = `redis://127.0.0.1:${LOCAL_REDIS_PORT}`;
+/** npm start's history database (PGlite), beside its Redis. */
+export const LOCAL_HISTORY_PORT = 6381;
 
 type Env = Record<string, string | undefined>;
 
@@ -350,6 +354,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     heartbeatTtlMs,
     localRedisPort,
     conveyorHome: env.CONVEYOR_HOME?.trim() || '.conveyor',
+    localHistoryPort: int(env, 'CONVEYOR_LOCAL_HISTORY_PORT', LOCAL_HISTORY_PORT, 0, 65535),
     haBasePort: int(env, 'CONVEYOR_HA_BASE_PORT', 6390, 1024, 45_533),
     queues: queues.length > 0 ? queues : ['default'],
     queuesExplicit: queues.length > 0,
